@@ -1,0 +1,1 @@
+"""Carepath: hybrid telehealth on one care path."""

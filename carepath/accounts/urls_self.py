@@ -1,0 +1,5 @@
+from django.urls import path
+
+from carepath.accounts import views
+
+urlpatterns = [path("tokens/", views.tokens_page, name="tokens")]

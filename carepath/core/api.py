@@ -1,0 +1,132 @@
+"""The JSON API at /api/v1. Every error, from any layer, comes out in the one shape of
+carepath.core.responses."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.utils import check_csrf
+
+from carepath.accounts.models import User
+from carepath.core.errors import ActionRefused
+from carepath.core.responses import error_response
+
+logger = logging.getLogger("carepath.api")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class SessionOrToken:
+    """Bearer tokens (set by ApiTokenMiddleware) or a browser session; a session must also
+    pass the CSRF check on unsafe methods, since the browser sends its cookie on its own."""
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        uses_session = getattr(request, "api_token", None) is None
+        if uses_session and request.method not in SAFE_METHODS and check_csrf(request):
+            raise ActionRefused(
+                "csrf_failed",
+                "CSRF token missing or incorrect; send X-CSRFToken with session requests.",
+                status=403,
+            )
+        assert isinstance(user, User)
+        return user
+
+
+def current_user(request: HttpRequest) -> User:
+    """The authenticated user of an API call (auth has already run)."""
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user
+
+
+api = NinjaAPI(
+    title="Carepath API",
+    version="1",
+    description="Hybrid telehealth: asynchronous and live care on one care path.",
+    urls_namespace="api",
+    auth=SessionOrToken(),
+    docs_url="/docs",
+)
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    fields = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        fields.append({"field": ".".join(location) or "body", "message": str(error.get("msg"))})
+    return fields
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(
+        422, "validation_error", "Some fields are invalid.", _field_errors(exc.errors)
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(401, "not_authenticated", "Sign in or send an API token.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = HTTP_ERROR_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc))
+
+
+@api.exception_handler(ActionRefused)
+def on_action_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
+    fields = [{"field": exc.field, "message": exc.message}] if exc.field else []
+    return error_response(exc.status, exc.code, exc.message, fields)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(403, "forbidden", str(exc) or "You may not do this.")
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled API error")
+    return error_response(500, "server_error", "Something went wrong; it has been logged.")
+
+
+def register_routers() -> None:
+    from carepath.access.api import router as access_router
+    from carepath.accounts.api import router as accounts_router
+    from carepath.audit.api import router as audit_router
+    from carepath.consent.api import router as consent_router
+    from carepath.notifications.api import router as notifications_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/patients", access_router)
+    api.add_router("/consent", consent_router)
+    api.add_router("/audit", audit_router)
+    api.add_router("/notifications", notifications_router)
+
+
+register_routers()

@@ -1,0 +1,28 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from carepath.accounts.models import Role
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_links": []}
+    links = [("/home/", "Home")]
+    if user.role == Role.PATIENT:
+        links += [("/patient/consent/", "Consent")]
+    else:
+        links += [("/staff/patients/", "Patients")]
+    if user.role == Role.ADMIN:
+        links += [
+            ("/staff/admin/staff/", "Staff"),
+            ("/staff/admin/audit/", "Audit"),
+            ("/staff/admin/consent/", "Consent texts"),
+        ]
+    links += [
+        ("/notifications/", "Notifications"),
+        ("/account/tokens/", "API tokens"),
+        ("/accounts/2fa/", "Security"),
+    ]
+    return {"nav_links": links, "user_role": user.role}

@@ -1,0 +1,11 @@
+"""WebSocket routes of every domain, gathered in one list."""
+
+from typing import Any
+
+from django.urls import path
+
+from carepath.notifications.consumers import NotificationConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
+]

@@ -1,0 +1,21 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from carepath.core import clock
+from carepath.core.decorators import request_user
+from carepath.notifications.selectors import notifications_for
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        notifications_for(request_user(request), unread_only=True).update(read_at=clock.now())
+        return HttpResponseRedirect("/notifications/")
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "notifications": notifications_for(request_user(request))[:100],
+        },
+    )

@@ -1,0 +1,27 @@
+from django.urls import include, path
+
+from carepath.core import views as core_views
+from carepath.core.api import api
+
+handler400 = "carepath.core.views.bad_request"
+handler403 = "carepath.core.views.permission_denied"
+handler404 = "carepath.core.views.not_found"
+handler500 = "carepath.core.views.server_error"
+
+urlpatterns = [
+    path("", core_views.landing, name="landing"),
+    path("home/", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path("api/v1/", api.urls),
+    path("accounts/", include("carepath.accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("", include("carepath.portal.urls")),
+    path("patient/consent/", include("carepath.consent.urls")),
+    path("staff/patients/", include("carepath.access.urls")),
+    path("staff/admin/staff/", include("carepath.accounts.urls_admin")),
+    path("staff/admin/audit/", include("carepath.audit.urls")),
+    path("staff/admin/consent/", include("carepath.consent.urls_admin")),
+    path("notifications/", include("carepath.notifications.urls")),
+    path("account/", include("carepath.accounts.urls_self")),
+]
