@@ -159,7 +159,13 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Background tasks -----------------------------------------------------------------------
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# "immediate" runs tasks inline (the test suite uses it so e-mail lands while a test waits);
+# the database backend and its worker are the default everywhere else.
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+}
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env("TASK_BACKEND", "database")]}}
 
 # --- E-mail: a local outbox by default, SMTP when CAREPATH_SMTP_HOST is set -----------------
 DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "Carepath <no-reply@carepath.localhost>")

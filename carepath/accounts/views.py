@@ -171,7 +171,7 @@ def _apply_staff_form(admin: User, member: User, which: str, data: dict[str, Any
             member,
             npi=str(data["npi"]),
             specialty_ids=[s.pk for s in specialties],
-            languages=[str(lang) for lang in data["languages"]],  # type: ignore[attr-defined]
+            languages=[str(lang) for lang in data["languages"]],
         )
     elif which == "license":
         profile = clinician_profile(member)

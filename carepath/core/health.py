@@ -7,7 +7,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.tasks import default_task_backend
+from django.tasks import task_backends
 
 Check = dict[str, Any]
 
@@ -43,7 +43,7 @@ def check_channel_layer() -> Check:
 
 
 def check_task_backend() -> Check:
-    backend = type(default_task_backend).__name__
+    backend = type(task_backends["default"]).__name__
     try:
         from django_tasks_db.models import DBTaskResult
 
