@@ -67,11 +67,16 @@ INSTALLED_APPS = [
     "carepath.notifications",
     "carepath.portal",
     "carepath.demo",
+    "carepath.workqueue",
+    "carepath.files",
+    "carepath.scheduling",
+    "carepath.sms",
 ]
 
 MIDDLEWARE = [
     "carepath.core.middleware.RequestIdMiddleware",
     "carepath.core.middleware.MetricsMiddleware",
+    "carepath.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,16 +177,26 @@ DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "Carepath <no-reply@carepath.localhost>")
 EMAIL_OUTBOX_DIR = VAR_DIR / "outbox"
 SMTP_HOST = env("SMTP_HOST")
 if SMTP_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = SMTP_HOST
-    EMAIL_PORT = env_int("SMTP_PORT", 587)
-    EMAIL_HOST_USER = env("SMTP_USER")
-    EMAIL_HOST_PASSWORD = env("SMTP_PASSWORD")
-    EMAIL_USE_TLS = env_bool("SMTP_STARTTLS", True)
-    EMAIL_TIMEOUT = 20
+    MAILERS: dict[str, Any] = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": SMTP_HOST,
+                "port": env_int("SMTP_PORT", 587),
+                "username": env("SMTP_USER"),
+                "password": env("SMTP_PASSWORD"),
+                "use_tls": env_bool("SMTP_STARTTLS", True),
+                "timeout": 20,
+            },
+        }
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = EMAIL_OUTBOX_DIR
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(EMAIL_OUTBOX_DIR)},
+        }
+    }
 
 # --- Accounts, allauth, MFA -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
@@ -263,12 +278,71 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+# --- Uploaded files: AES-GCM at rest, keyed by id so keys can rotate --------------------------
+# CAREPATH_FILE_KEYS="id:base64key,id2:base64key" (32-byte keys); the first listed is current
+# unless CAREPATH_FILE_KEY_ID names another. The embedded default keeps one key in var/.
+def _file_keys() -> dict[str, bytes]:
+    import base64
+
+    raw = env("FILE_KEYS") or f"local1:{_persistent_file_key('file_key')}"
+    keys: dict[str, bytes] = {}
+    for entry in raw.split(","):
+        key_id, _, encoded = entry.strip().partition(":")
+        key = base64.b64decode(encoded)
+        if len(key) != 32:
+            raise ValueError(f"file key {key_id!r} must be 32 bytes")
+        keys[key_id] = key
+    return keys
+
+
+def _persistent_file_key(file_name: str) -> str:
+    import base64
+
+    path = VAR_DIR / file_name
+    if not path.exists():
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+FILE_ENCRYPTION_KEYS = _file_keys()
+FILE_ENCRYPTION_KEY_ID = env("FILE_KEY_ID") or next(iter(FILE_ENCRYPTION_KEYS))
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+
+# --- Work queue ---------------------------------------------------------------------------
+WORK_ITEM_LEASE_MINUTES = env_int("WORK_ITEM_LEASE_MINUTES", 15)
+WORK_ITEM_DUE_SOON_MINUTES = env_int("WORK_ITEM_DUE_SOON_MINUTES", 30)
+QUEUE_TICK_SECONDS = env_int("QUEUE_TICK_SECONDS", 60)
 WHITENOISE_USE_FINDERS = True
 
 # --- TURN (used by live visits) ---------------------------------------------------------------
 TURN_URLS = env_list("TURN_URLS", "")
 TURN_SECRET = env("TURN_SECRET")
+
+# --- Live visits (carepath.visits) ------------------------------------------------------------
+# STUN/TURN URLs are comma-separated (e.g. "turn:turn.example.org:3478?transport=udp"); TURN
+# credentials are ephemeral (TURN REST: username "<expiry>:<user id>", HMAC-SHA1 password).
+STUN_URLS = env_list("STUN_URLS", "")
+TURN_CREDENTIAL_TTL_SECONDS = env_int("TURN_CREDENTIAL_TTL_SECONDS", 3600)
+ICE_TRANSPORT_POLICY = env("ICE_TRANSPORT_POLICY", "all")  # "relay" forces TURN
+VISIT_LINK_EARLY_MINUTES = env_int("VISIT_LINK_EARLY_MINUTES", 15)
+VISIT_LINK_LATE_MINUTES = env_int("VISIT_LINK_LATE_MINUTES", 30)
+VISIT_MAX_PARTICIPANTS = env_int("VISIT_MAX_PARTICIPANTS", 4)
+VISIT_SIGNAL_RATE_PER_SECOND = env_int("VISIT_SIGNAL_RATE_PER_SECOND", 50)
+VISIT_SIGNAL_BURST = env_int("VISIT_SIGNAL_BURST", 100)
+VISIT_SIGNAL_MAX_BYTES = env_int("VISIT_SIGNAL_MAX_BYTES", 64 * 1024)
+ON_DEMAND_DUE_MINUTES = env_int("ON_DEMAND_DUE_MINUTES", 10)
+ON_DEMAND_VISIT_MINUTES = env_int("ON_DEMAND_VISIT_MINUTES", 30)
+ON_DEMAND_DEFAULT_HANDLE_MINUTES = env_int("ON_DEMAND_DEFAULT_HANDLE_MINUTES", 12)
 
 # --- Logging: one JSON object per line, with the request id, never health information -------
 LOGGING = {

@@ -10,6 +10,13 @@ from carepath.core import clock
 from tests.personas import make_clinic, make_clinician, make_patient, make_staff, signed_in_client
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # PBKDF2 at production strength costs ~0.3 s a user; tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Under CAREPATH_REQUIRE_ALL_BACKENDS (CI) a skipped test is a failed test, except a

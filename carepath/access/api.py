@@ -2,15 +2,15 @@ import datetime as dt
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field, StringConstraints
 
 from carepath.access.actions import do_add_care_relationship, do_break_glass
 from carepath.access.selectors import access_patient, patients_visible_to
-from carepath.accounts.models import PatientProfile, Role, User
+from carepath.accounts.models import STAFF_ROLES, PatientProfile, Role, User
 from carepath.accounts.permissions import check_role
 from carepath.audit.actions import do_record_audit
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 from carepath.core.errors import ActionRefused
 from carepath.core.languages import Language
 from carepath.core.us_states import UsState
@@ -86,29 +86,29 @@ def list_patients(request: HttpRequest) -> list[PatientOut]:
     return [patient_out(profile) for profile in profiles]
 
 
-@router.get("/{patient_id}", response=PatientOut, summary="One patient's demographics")
+@router.get("/{int:patient_id}", response=PatientOut, summary="One patient's demographics")
 def get_patient(request: HttpRequest, patient_id: int) -> PatientOut:
     return patient_out(access_patient(current_user(request), patient_id))
 
 
 @router.post(
-    "/{patient_id}/break-glass",
+    "/{int:patient_id}/break-glass",
     response={201: BreakGlassOut},
     summary="Emergency access to a patient without a care relationship (designated staff)",
+    auth=only(*STAFF_ROLES),
 )
-def break_glass(request: HttpRequest, patient_id: int, payload: BreakGlassIn) -> tuple[int, object]:
+def break_glass(request: HttpRequest, patient_id: int, payload: BreakGlassIn) -> Status[object]:
     grant = do_break_glass(current_user(request), patient_id, payload.reason, payload.minutes)
-    return 201, grant
+    return Status(201, grant)
 
 
 @router.post(
-    "/{patient_id}/care-team",
+    "/{int:patient_id}/care-team",
     response={201: CareTeamOut},
     summary="Add a staff member to a patient's care team (coordinator, admin)",
+    auth=only(Role.COORDINATOR, Role.ADMIN),
 )
-def add_to_care_team(
-    request: HttpRequest, patient_id: int, payload: CareTeamIn
-) -> tuple[int, object]:
+def add_to_care_team(request: HttpRequest, patient_id: int, payload: CareTeamIn) -> Status[object]:
     actor = current_user(request)
     check_role(actor, {Role.COORDINATOR, Role.ADMIN}, "care_relationship.create")
     if not PatientProfile.objects.filter(user_id=patient_id).exists():
@@ -119,4 +119,4 @@ def add_to_care_team(
             "unknown_staff", "No active staff member with that id.", field="staff_id"
         )
     relationship = do_add_care_relationship(staff, patient_id, ends_at=payload.ends_at, by=actor)
-    return 201, relationship
+    return Status(201, relationship)

@@ -21,6 +21,7 @@ from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
+from carepath.core.validators import npi_check_digit_ok
 from carepath.notifications.actions import enqueue_email
 
 
@@ -167,6 +168,10 @@ def do_save_clinician_profile(
     check_admin(admin, "clinician_profile.update")
     if user.role != Role.CLINICIAN:
         raise ActionRefused("not_clinician", "Only clinicians have a clinical profile.")
+    if not npi_check_digit_ok(npi):
+        raise ActionRefused(
+            "invalid_npi", "An NPI is 10 digits with a valid check digit.", field="npi"
+        )
     with transaction.atomic():
         if ClinicianProfile.objects.filter(npi=npi).exclude(user=user).exists():
             raise ActionRefused("npi_taken", "Another clinician has this NPI.", field="npi")

@@ -1,6 +1,6 @@
 from django.db import transaction
 from django.http import Http404, HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from carepath.accounts import actions
 from carepath.accounts.mfa import has_totp
@@ -37,7 +37,7 @@ from carepath.accounts.selectors import (
     tokens_of,
 )
 from carepath.audit.actions import do_record_audit
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 from carepath.core.errors import ActionRefused
 from carepath.core.us_states import UsState
 from carepath.core.validators import validate_time_zone
@@ -90,7 +90,12 @@ def get_me(request: HttpRequest) -> MeOut:
     return me_out(current_user(request))
 
 
-@router.patch("/me/profile", response=MeOut, summary="Update the patient's own contact details")
+@router.patch(
+    "/me/profile",
+    response=MeOut,
+    summary="Update the patient's own contact details",
+    auth=only(Role.PATIENT),
+)
 def update_my_profile(request: HttpRequest, payload: PatientProfileUpdate) -> MeOut:
     user = current_user(request)
     check_role(user, {Role.PATIENT}, "patient.update")
@@ -127,7 +132,7 @@ def list_tokens(request: HttpRequest) -> list[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenIssued}, summary="Issue an API token (shown once)")
-def create_token(request: HttpRequest, payload: TokenCreate) -> tuple[int, TokenIssued]:
+def create_token(request: HttpRequest, payload: TokenCreate) -> Status[TokenIssued]:
     user = current_user(request)
     if getattr(request, "api_token", None) is not None:
         raise ActionRefused(
@@ -135,10 +140,10 @@ def create_token(request: HttpRequest, payload: TokenCreate) -> tuple[int, Token
         )
     issued = actions.do_create_api_token(user, payload.name)
     out = TokenOut.model_validate(issued.token, from_attributes=True)
-    return 201, TokenIssued(**out.model_dump(), token=issued.raw)
+    return Status(201, TokenIssued(**out.model_dump(), token=issued.raw))
 
 
-@router.post("/tokens/{token_id}/revoke", response=TokenOut, summary="Revoke an API token")
+@router.post("/tokens/{int:token_id}/revoke", response=TokenOut, summary="Revoke an API token")
 def revoke_token(request: HttpRequest, token_id: int) -> ApiToken:
     user = current_user(request)
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
@@ -167,13 +172,20 @@ def staff_or_404(user_id: int) -> User:
     return member
 
 
-@router.get("/staff", response=list[StaffOut], summary="Staff accounts (admin)")
+@router.get(
+    "/staff", response=list[StaffOut], summary="Staff accounts (admin)", auth=only(Role.ADMIN)
+)
 def list_staff(request: HttpRequest) -> list[StaffOut]:
     check_role(current_user(request), ADMIN_ONLY, "staff.list")
     return [staff_out(member) for member in staff_members()]
 
 
-@router.patch("/staff/{user_id}", response=StaffOut, summary="Change a staff role or flags (admin)")
+@router.patch(
+    "/staff/{int:user_id}",
+    response=StaffOut,
+    summary="Change a staff role or flags (admin)",
+    auth=only(Role.ADMIN),
+)
 def update_staff(request: HttpRequest, user_id: int, payload: StaffUpdate) -> StaffOut:
     admin = current_user(request)
     check_role(admin, ADMIN_ONLY, "staff.update")
@@ -194,28 +206,37 @@ def update_staff(request: HttpRequest, user_id: int, payload: StaffUpdate) -> St
     return staff_out(member)
 
 
-@router.get("/staff/invitations", response=list[InvitationOut], summary="Open invitations (admin)")
+@router.get(
+    "/staff/invitations",
+    response=list[InvitationOut],
+    summary="Open invitations (admin)",
+    auth=only(Role.ADMIN),
+)
 def list_invitations(request: HttpRequest) -> list[object]:
     check_role(current_user(request), ADMIN_ONLY, "staff.invite")
     return list(open_invitations())
 
 
 @router.post(
-    "/staff/invitations", response={201: InvitationOut}, summary="Invite a staff member (admin)"
+    "/staff/invitations",
+    response={201: InvitationOut},
+    summary="Invite a staff member (admin)",
+    auth=only(Role.ADMIN),
 )
-def invite_staff(request: HttpRequest, payload: InvitationCreate) -> tuple[int, object]:
+def invite_staff(request: HttpRequest, payload: InvitationCreate) -> Status[object]:
     admin = current_user(request)
     check_role(admin, ADMIN_ONLY, "staff.invite")
     issued = actions.do_invite_staff(
         admin, payload.email, payload.role, base_url=request.build_absolute_uri("/").rstrip("/")
     )
-    return 201, issued.invitation
+    return Status(201, issued.invitation)
 
 
 @router.put(
-    "/staff/{user_id}/clinician-profile",
+    "/staff/{int:user_id}/clinician-profile",
     response=ClinicianProfileOut,
     summary="Set a clinician's NPI, specialties and languages (admin)",
+    auth=only(Role.ADMIN),
 )
 def put_clinician_profile(
     request: HttpRequest, user_id: int, payload: ClinicianProfileIn
@@ -255,9 +276,10 @@ def license_target(user_id: int) -> User:
 
 
 @router.put(
-    "/staff/{user_id}/licenses/{state}",
+    "/staff/{int:user_id}/licenses/{state}",
     response=LicenseOut,
     summary="Add or renew a state license (admin)",
+    auth=only(Role.ADMIN),
 )
 def put_license(request: HttpRequest, user_id: int, state: UsState, payload: LicenseIn) -> License:
     admin = current_user(request)
@@ -270,13 +292,16 @@ def put_license(request: HttpRequest, user_id: int, state: UsState, payload: Lic
 
 
 @router.delete(
-    "/staff/{user_id}/licenses/{state}", response={204: None}, summary="Remove a license (admin)"
+    "/staff/{int:user_id}/licenses/{state}",
+    response={204: None},
+    summary="Remove a license (admin)",
+    auth=only(Role.ADMIN),
 )
-def delete_license(request: HttpRequest, user_id: int, state: UsState) -> tuple[int, None]:
+def delete_license(request: HttpRequest, user_id: int, state: UsState) -> Status[None]:
     admin = current_user(request)
     check_role(admin, ADMIN_ONLY, "license.remove")
     license_ = License.objects.filter(clinician__user_id=user_id, state=state).first()
     if license_ is None:
         raise Http404("No license for that state.")
     actions.do_remove_license(admin, license_)
-    return 204, None
+    return Status(204, None)

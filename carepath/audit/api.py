@@ -11,7 +11,7 @@ from carepath.accounts.permissions import check_role
 from carepath.audit.actions import do_record_audit
 from carepath.audit.models import AuditEvent, Outcome
 from carepath.audit.selectors import filter_audit_events, find_chain_break
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 
 router = Router(tags=["audit"])
 
@@ -50,7 +50,12 @@ class ChainStatusOut(Schema):
     reason: str = ""
 
 
-@router.get("/events", response=list[AuditEventOut], summary="The audit report (admin)")
+@router.get(
+    "/events",
+    response=list[AuditEventOut],
+    summary="The audit report (admin)",
+    auth=only(Role.ADMIN),
+)
 @paginate(LimitOffsetPagination)
 def list_events(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
     admin = current_user(request)
@@ -67,7 +72,12 @@ def list_events(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
     )
 
 
-@router.get("/verify", response=ChainStatusOut, summary="Verify the hash chain (admin)")
+@router.get(
+    "/verify",
+    response=ChainStatusOut,
+    summary="Verify the hash chain (admin)",
+    auth=only(Role.ADMIN),
+)
 def verify_chain(request: HttpRequest) -> ChainStatusOut:
     check_role(current_user(request), {Role.ADMIN}, "audit.verify")
     broken = find_chain_break()

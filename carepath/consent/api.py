@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field, StringConstraints
 
 from carepath.accounts.models import Role
@@ -14,7 +14,7 @@ from carepath.consent.actions import (
 )
 from carepath.consent.models import ConsentDocument, ConsentKind
 from carepath.consent.selectors import acceptance_history, pending_documents
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 from carepath.core.request_context import client_ip
 from carepath.core.us_states import UsState
 
@@ -81,12 +81,22 @@ def status_out(request: HttpRequest) -> ConsentStatusOut:
     )
 
 
-@router.get("", response=ConsentStatusOut, summary="My consent status and history (patient)")
+@router.get(
+    "",
+    response=ConsentStatusOut,
+    summary="My consent status and history (patient)",
+    auth=only(Role.PATIENT),
+)
 def get_consent(request: HttpRequest) -> ConsentStatusOut:
     return status_out(request)
 
 
-@router.post("/accept", response=ConsentStatusOut, summary="Accept the current documents")
+@router.post(
+    "/accept",
+    response=ConsentStatusOut,
+    summary="Accept the current documents",
+    auth=only(Role.PATIENT),
+)
 def accept(request: HttpRequest, payload: AcceptIn) -> ConsentStatusOut:
     patient = current_user(request)
     do_accept_consents(
@@ -98,7 +108,12 @@ def accept(request: HttpRequest, payload: AcceptIn) -> ConsentStatusOut:
     return status_out(request)
 
 
-@router.post("/revoke", response=ConsentStatusOut, summary="Revoke telehealth consent")
+@router.post(
+    "/revoke",
+    response=ConsentStatusOut,
+    summary="Revoke telehealth consent",
+    auth=only(Role.PATIENT),
+)
 def revoke(request: HttpRequest, payload: RevokeIn) -> ConsentStatusOut:
     patient = current_user(request)
     check_role(patient, {Role.PATIENT}, "consent.revoke")
@@ -106,19 +121,27 @@ def revoke(request: HttpRequest, payload: RevokeIn) -> ConsentStatusOut:
     return status_out(request)
 
 
-@router.get("/documents", response=list[DocumentOut], summary="All consent versions (admin)")
+@router.get(
+    "/documents",
+    response=list[DocumentOut],
+    summary="All consent versions (admin)",
+    auth=only(Role.ADMIN),
+)
 def list_documents(request: HttpRequest) -> list[ConsentDocument]:
     check_role(current_user(request), {Role.ADMIN}, "consent_document.list")
     return list(ConsentDocument.objects.all())
 
 
 @router.post(
-    "/documents", response={201: DocumentOut}, summary="Publish a new consent version (admin)"
+    "/documents",
+    response={201: DocumentOut},
+    summary="Publish a new consent version (admin)",
+    auth=only(Role.ADMIN),
 )
-def publish_document(request: HttpRequest, payload: DocumentIn) -> tuple[int, ConsentDocument]:
+def publish_document(request: HttpRequest, payload: DocumentIn) -> Status[ConsentDocument]:
     admin = current_user(request)
     check_role(admin, {Role.ADMIN}, "consent_document.publish")
     document = do_publish_consent_document(
         admin, kind=payload.kind, state=payload.state or "", title=payload.title, body=payload.body
     )
-    return 201, document
+    return Status(201, document)

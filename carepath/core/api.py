@@ -12,23 +12,12 @@ from ninja.utils import check_csrf
 
 from carepath.accounts.models import User
 from carepath.core.errors import ActionRefused
+from carepath.core.middleware import HTTP_ERROR_CODES
 from carepath.core.responses import error_response
 
 logger = logging.getLogger("carepath.api")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-HTTP_ERROR_CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "validation_error",
-    429: "rate_limited",
-}
 
 
 class SessionOrToken:
@@ -48,6 +37,33 @@ class SessionOrToken:
             )
         assert isinstance(user, User)
         return user
+
+
+class RoleGate(SessionOrToken):
+    """Refuses other roles before the body is even parsed, so a caller learns nothing about
+    an endpoint it may not use. The refusal is audited."""
+
+    def __init__(self, roles: frozenset[str]) -> None:
+        self.roles = roles
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        user = super().__call__(request)
+        if user is not None and user.role not in self.roles:
+            from carepath.audit.actions import do_record_audit
+
+            do_record_audit(
+                "api.call",
+                actor=user,
+                outcome="denied",
+                detail={"method": request.method or "", "path": request.path},
+            )
+            raise ActionRefused("forbidden", "Your role may not do this.", status=403)
+        return user
+
+
+def only(*roles: str) -> list[RoleGate]:
+    """`auth=only(Role.ADMIN)` on an operation: signed in AND one of these roles."""
+    return [RoleGate(frozenset(str(role) for role in roles))]
 
 
 def current_user(request: HttpRequest) -> User:

@@ -13,6 +13,7 @@ from carepath.core.request_context import (
     request_id_var,
     source_ip_var,
 )
+from carepath.core.responses import error_response
 
 request_logger = logging.getLogger("carepath.request")
 
@@ -85,3 +86,45 @@ class ViewerTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class ApiErrorShapeMiddleware:
+    """A safety net: whatever answers an /api/ or /fhir/ URL with an error (a 405 from the
+    router, a 413 from Django) still uses the one JSON error shape."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(("/api/", "/fhir/"))
+            and response.status_code >= 400
+            and "json" not in response.get("Content-Type", "")
+        ):
+            code = HTTP_ERROR_CODES.get(response.status_code, "error")
+            message = HTTP_ERROR_MESSAGES.get(response.status_code, "The request failed.")
+            return error_response(response.status_code, code, message)
+        return response
+
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+HTTP_ERROR_MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You may not do this.",
+    404: "Not found.",
+    405: "This method is not allowed here.",
+    413: "The request is too large.",
+    429: "Too many requests; slow down.",
+}

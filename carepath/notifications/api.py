@@ -26,7 +26,7 @@ def list_notifications(request: HttpRequest, unread_only: bool = False) -> list[
     return list(notifications_for(current_user(request), unread_only=unread_only)[:100])
 
 
-@router.post("/{notification_id}/read", response=NotificationOut, summary="Mark one as read")
+@router.post("/{int:notification_id}/read", response=NotificationOut, summary="Mark one as read")
 def mark_read(request: HttpRequest, notification_id: int) -> Notification:
     notice = notifications_for(current_user(request)).filter(pk=notification_id).first()
     if notice is None:

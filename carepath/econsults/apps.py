@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EConsultsConfig(AppConfig):
+    name = "carepath.econsults"
+    label = "econsults"

@@ -1,0 +1,470 @@
+"""Scheduling reads: the slot search, and appointments fetched through access_appointment().
+
+Slots: each clinician's weekly hours are local wall-clock times in the clinician's zone
+(zoneinfo, so 9:00 stays 9:00 local across a DST change), plus extra hours, minus time off,
+minus booked appointments (with their buffers), minus the past; only clinicians licensed on that
+day in the state the patient will be in, with the service line's specialty. The patient sees the
+times in their own zone."""
+
+import bisect
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from carepath.access.selectors import deny, may_access_patient
+from carepath.accounts.models import ClinicianProfile, License, PatientProfile, Role, User
+from carepath.audit.actions import do_record_audit
+from carepath.core import clock
+from carepath.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    AvailabilityException,
+    ExceptionKind,
+    VisitType,
+    WeeklyAvailability,
+)
+
+if TYPE_CHECKING:
+    from carepath.intake.models import IntakeCase, ServiceLine
+
+MAX_SEARCH_DAYS = 31
+UTC = dt.UTC
+Interval = tuple[dt.datetime, dt.datetime]
+
+
+def zone_of(user: User) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(user.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def patient_state_of(patient: User) -> str:
+    profile = PatientProfile.objects.filter(user=patient).only("state").first()
+    return profile.state if profile else ""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One bookable start time. starts_at/ends_at are UTC; `zone` is the viewer's zone."""
+
+    clinician_id: int
+    clinician_name: str
+    visit_type_id: int
+    visit_type_name: str
+    mode: str
+    duration_minutes: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    zone: str = "UTC"
+
+    @property
+    def starts_local(self) -> dt.datetime:
+        return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.zone))
+
+    @property
+    def ends_local(self) -> dt.datetime:
+        return self.ends_at.astimezone(zoneinfo.ZoneInfo(self.zone))
+
+    @property
+    def zone_abbreviation(self) -> str:
+        return self.starts_local.tzname() or self.zone
+
+
+@dataclass
+class _Clinician:
+    id: int
+    name: str
+    zone: zoneinfo.ZoneInfo
+    license_expires_on: dt.date
+    specialty_ids: set[int] = field(default_factory=set)
+    weekly: list[tuple[int, dt.time, dt.time, dt.date, dt.date | None]] = field(
+        default_factory=list
+    )
+    extra: list[Interval] = field(default_factory=list)
+    time_off: list[Interval] = field(default_factory=list)
+    busy: list[Interval] = field(default_factory=list)
+    visit_types: list[VisitType] = field(default_factory=list)
+
+
+def _to_utc(day: dt.date, moment: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
+
+
+def _merge(intervals: Iterable[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(windows: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """windows minus holes; both sorted and merged."""
+    if not holes:
+        return windows
+    result: list[Interval] = []
+    for start, end in windows:
+        cursor = start
+        for hole_start, hole_end in holes:
+            if hole_end <= cursor or hole_start >= end:
+                continue
+            if hole_start > cursor:
+                result.append((cursor, hole_start))
+            cursor = max(cursor, hole_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            result.append((cursor, end))
+    return result
+
+
+def _windows(clinician: _Clinician, first_day: dt.date, last_day: dt.date) -> list[Interval]:
+    """Open hours in UTC for local days first_day..last_day (in the clinician's zone)."""
+    by_weekday: dict[int, list[tuple[dt.time, dt.time, dt.date, dt.date | None]]] = defaultdict(
+        list
+    )
+    for weekday, start, end, valid_from, valid_until in clinician.weekly:
+        by_weekday[weekday].append((start, end, valid_from, valid_until))
+    windows: list[Interval] = []
+    day = first_day
+    while day <= last_day:
+        for start, end, valid_from, valid_until in by_weekday.get(day.weekday(), ()):
+            if day < valid_from or (valid_until is not None and day > valid_until):
+                continue
+            windows.append((_to_utc(day, start, clinician.zone), _to_utc(day, end, clinician.zone)))
+        day += dt.timedelta(days=1)
+    windows.extend(clinician.extra)
+    return _subtract(_merge(windows), _merge(clinician.time_off))
+
+
+def _overlaps_busy(busy_starts: list[dt.datetime], busy: list[Interval], start: dt.datetime,
+                   end: dt.datetime) -> bool:
+    # busy is sorted by start and merged: only the interval starting just before `end` and its
+    # predecessor can overlap [start, end).
+    index = bisect.bisect_left(busy_starts, end)
+    return index > 0 and busy[index - 1][1] > start
+
+
+def _clinician_slots(
+    clinician: _Clinician,
+    *,
+    lower: dt.datetime,
+    upper: dt.datetime,
+    viewer_zone: zoneinfo.ZoneInfo,
+) -> list[Slot]:
+    first_day = lower.astimezone(clinician.zone).date() - dt.timedelta(days=1)
+    last_day = upper.astimezone(clinician.zone).date() + dt.timedelta(days=1)
+    windows = _windows(clinician, first_day, last_day)
+    busy = _merge(clinician.busy)
+    busy_starts = [start for start, _ in busy]
+    zone_name = str(viewer_zone.key)
+    slots: list[Slot] = []
+    for visit_type in clinician.visit_types:
+        length = dt.timedelta(minutes=visit_type.duration_minutes)
+        blocked = length + dt.timedelta(minutes=visit_type.buffer_minutes)
+        step = blocked
+        for window_start, window_end in windows:
+            if window_end <= lower or window_start >= upper:
+                continue
+            start = window_start
+            if start < lower:
+                # Keep the grid anchored at the window start.
+                skipped = (lower - start) // step
+                start += step * skipped
+                if start < lower:
+                    start += step
+            while start + length <= window_end and start < upper:
+                if (
+                    start.astimezone(viewer_zone).date() <= clinician.license_expires_on
+                    and not _overlaps_busy(busy_starts, busy, start, start + blocked)
+                ):
+                    slots.append(
+                        Slot(
+                            clinician_id=clinician.id,
+                            clinician_name=clinician.name,
+                            visit_type_id=visit_type.pk,
+                            visit_type_name=visit_type.name,
+                            mode=visit_type.mode,
+                            duration_minutes=visit_type.duration_minutes,
+                            starts_at=start,
+                            ends_at=start + length,
+                            zone=zone_name,
+                        )
+                    )
+                start += step
+    return slots
+
+
+def _visit_types_for(
+    clinicians: dict[int, _Clinician],
+    *,
+    service_line: "ServiceLine | None",
+    visit_type: VisitType | None,
+) -> None:
+    """Attach the visit types each clinician offers: their own (for the service line when one
+    is asked for), else the clinic-wide ones whose service line matches their specialties."""
+    types = VisitType.objects.filter(active=True).filter(
+        Q(clinician_id__in=list(clinicians)) | Q(clinician__isnull=True)
+    )
+    if service_line is not None:
+        types = types.filter(service_line=service_line)
+    if visit_type is not None:
+        types = types.filter(pk=visit_type.pk)
+    own: dict[int, list[VisitType]] = defaultdict(list)
+    shared: list[VisitType] = []
+    for item in types.select_related("service_line").order_by("name", "id"):
+        if item.clinician_id is None:
+            shared.append(item)
+        else:
+            own[item.clinician_id].append(item)
+    for clinician in clinicians.values():
+        mine = own.get(clinician.id)
+        if mine:
+            clinician.visit_types = mine
+            continue
+        clinician.visit_types = [
+            item
+            for item in shared
+            if item.service_line is None or item.service_line.specialty_id in clinician.specialty_ids
+        ]
+
+
+def available_slots(
+    *,
+    service_line: "ServiceLine | None" = None,
+    clinician: User | None = None,
+    patient: User,
+    start_date: dt.date,
+    days: int,
+    visit_type: VisitType | None = None,
+    state: str = "",
+    limit: int | None = None,
+) -> list[Slot]:
+    """Bookable slots for `patient` from `start_date` (a day in the patient's zone) for `days`
+    days, for one service line and/or one clinician, ordered by time. Times are UTC; each Slot
+    names the patient's zone for display."""
+    days = max(1, min(days, MAX_SEARCH_DAYS))
+    viewer_zone = zone_of(patient)
+    state = state or patient_state_of(patient)
+    if not state:
+        return []
+    range_start = _to_utc(start_date, dt.time(0), viewer_zone)
+    upper = _to_utc(start_date + dt.timedelta(days=days), dt.time(0), viewer_zone)
+    lower = max(range_start, clock.now())
+    if lower >= upper:
+        return []
+    first_local_day = lower.astimezone(viewer_zone).date()
+
+    licenses = License.objects.filter(
+        state=state,
+        expires_on__gte=first_local_day,
+        clinician__user__role=Role.CLINICIAN,
+        clinician__user__is_active=True,
+    )
+    if service_line is not None:
+        licenses = licenses.filter(clinician__specialties=service_line.specialty_id)
+    if clinician is not None:
+        licenses = licenses.filter(clinician__user_id=clinician.pk)
+    rows = licenses.values_list(
+        "clinician__user_id",
+        "clinician__user__first_name",
+        "clinician__user__last_name",
+        "clinician__user__email",
+        "clinician__user__time_zone",
+        "expires_on",
+        "clinician_id",
+    ).distinct()
+    clinicians: dict[int, _Clinician] = {}
+    profile_to_user: dict[int, int] = {}
+    for user_id, first, last, email, zone_name, expires_on, profile_id in rows:
+        try:
+            zone = zoneinfo.ZoneInfo(zone_name or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        name = f"{first} {last}".strip() or email
+        clinicians[user_id] = _Clinician(user_id, name, zone, expires_on)
+        profile_to_user[profile_id] = user_id
+    if not clinicians:
+        return []
+    ids = list(clinicians)
+
+    through = ClinicianProfile.specialties.through
+    for profile_id, specialty_id in through.objects.filter(
+        clinicianprofile_id__in=list(profile_to_user)
+    ).values_list("clinicianprofile_id", "specialty_id"):
+        clinicians[profile_to_user[profile_id]].specialty_ids.add(specialty_id)
+
+    _visit_types_for(clinicians, service_line=service_line, visit_type=visit_type)
+    ids = [user_id for user_id in ids if clinicians[user_id].visit_types]
+    if not ids:
+        return []
+
+    margin = dt.timedelta(days=2)
+    for user_id, weekday, start, end, valid_from, valid_until in WeeklyAvailability.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=(lower - margin).date()),
+        clinician_id__in=ids,
+        valid_from__lte=(upper + margin).date(),
+    ).values_list("clinician_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"):
+        clinicians[user_id].weekly.append((weekday, start, end, valid_from, valid_until))
+    for user_id, kind, starts_at, ends_at in AvailabilityException.objects.filter(
+        clinician_id__in=ids, starts_at__lt=upper + margin, ends_at__gt=lower - margin
+    ).values_list("clinician_id", "kind", "starts_at", "ends_at"):
+        target = clinicians[user_id].extra if kind == ExceptionKind.EXTRA_HOURS else None
+        (target if target is not None else clinicians[user_id].time_off).append(
+            (starts_at, ends_at)
+        )
+    for user_id, starts_at, blocks_until in Appointment.objects.filter(
+        clinician_id__in=ids,
+        status=AppointmentStatus.BOOKED,
+        starts_at__lt=upper + margin,
+        blocks_until__gt=lower - margin,
+    ).values_list("clinician_id", "starts_at", "blocks_until"):
+        clinicians[user_id].busy.append((starts_at, blocks_until))
+
+    slots: list[Slot] = []
+    for user_id in ids:
+        slots.extend(
+            _clinician_slots(clinicians[user_id], lower=lower, upper=upper, viewer_zone=viewer_zone)
+        )
+    slots.sort(key=lambda slot: (slot.starts_at, slot.clinician_name, slot.visit_type_id))
+    return slots[:limit] if limit is not None else slots
+
+
+def is_slot_available(
+    *,
+    patient: User,
+    clinician: User,
+    visit_type: VisitType,
+    starts_at: dt.datetime,
+    state: str,
+) -> bool:
+    """Is this exact start a bookable slot right now (hours, exceptions, bookings, licence)?"""
+    local_day = starts_at.astimezone(zone_of(patient)).date()
+    return any(
+        slot.starts_at == starts_at
+        for slot in available_slots(
+            clinician=clinician,
+            patient=patient,
+            visit_type=visit_type,
+            start_date=local_day - dt.timedelta(days=1),
+            days=3,
+            state=state,
+        )
+    )
+
+
+# --- Appointments -------------------------------------------------------------------------
+
+# Staff roles that may see an appointment of a patient they have a care relationship with.
+OVERSIGHT_ROLES = frozenset({Role.COORDINATOR, Role.TELEFACILITATOR, Role.ADMIN})
+
+
+def may_see_appointment(user: User, appointment: Appointment) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.role == Role.PATIENT:
+        return bool(appointment.patient_id == user.pk)
+    if user.role == Role.CLINICIAN:
+        return bool(appointment.clinician_id == user.pk)
+    return user.role in OVERSIGHT_ROLES and may_access_patient(user, appointment.patient_id)
+
+
+def access_appointment(
+    user: User, appointment_id: int, *, action: str = "appointment.read"
+) -> Appointment:
+    """Fetch and authorize one appointment: the patient, its clinician, or oversight staff with a
+    care relationship; anyone else gets a 404 (audited)."""
+    appointment = (
+        Appointment.objects.select_related("visit_type", "patient", "clinician")
+        .filter(pk=appointment_id)
+        .first()
+    )
+    if appointment is None or not may_see_appointment(user, appointment):
+        raise deny(
+            user, "appointment", appointment_id, appointment.patient_id if appointment else None
+        )
+    do_record_audit(
+        action,
+        actor=user,
+        object_type="appointment",
+        object_id=appointment.pk,
+        patient_id=appointment.patient_id,
+    )
+    return appointment
+
+
+def appointments_for_patient(patient: User, *, upcoming: bool = True) -> QuerySet[Appointment]:
+    appointments = Appointment.objects.filter(patient=patient).select_related(
+        "visit_type", "clinician"
+    )
+    if upcoming:
+        appointments = appointments.filter(
+            status=AppointmentStatus.BOOKED, ends_at__gt=clock.now()
+        )
+    return appointments.order_by("starts_at")
+
+
+def appointments_for_clinician(
+    clinician: User, *, upcoming: bool = True
+) -> QuerySet[Appointment]:
+    appointments = Appointment.objects.filter(clinician=clinician).select_related(
+        "visit_type", "patient"
+    )
+    if upcoming:
+        # Include visits that started recently, so no-shows can be marked.
+        appointments = appointments.filter(
+            status=AppointmentStatus.BOOKED,
+            ends_at__gt=clock.now() - dt.timedelta(hours=12),
+        )
+    return appointments.order_by("starts_at")
+
+
+def audit_listed(user: User, appointments: Iterable[Appointment]) -> None:
+    for appointment in appointments:
+        do_record_audit(
+            "appointment.list",
+            actor=user,
+            object_type="appointment",
+            object_id=appointment.pk,
+            patient_id=appointment.patient_id,
+        )
+
+
+def intake_case_for(appointment: Appointment) -> "IntakeCase | None":
+    """The intake the patient completed for this visit (when its visit type requires one), for
+    the clinician's view in the visit. Call after access_appointment() authorized the user."""
+    return appointment.intake_case
+
+
+def get_visit_type(visit_type_id: int) -> VisitType:
+    visit_type = VisitType.objects.select_related("service_line").filter(pk=visit_type_id).first()
+    if visit_type is None:
+        raise Http404("No visit type with that id.")
+    return visit_type
+
+
+def visit_types_of(clinician: User) -> QuerySet[VisitType]:
+    return VisitType.objects.filter(clinician=clinician).select_related("service_line")
+
+
+def weekly_hours_of(clinician: User) -> QuerySet[WeeklyAvailability]:
+    return WeeklyAvailability.objects.filter(clinician=clinician).order_by(
+        "weekday", "start_time"
+    )
+
+
+def exceptions_of(clinician: User, *, upcoming: bool = True) -> QuerySet[AvailabilityException]:
+    exceptions = AvailabilityException.objects.filter(clinician=clinician)
+    if upcoming:
+        exceptions = exceptions.filter(ends_at__gt=clock.now())
+    return exceptions.order_by("starts_at")

@@ -1,0 +1,68 @@
+"""Who may call what: one row per API operation and per page. tests/core/test_access_matrix.py
+fails when an endpoint exists without a row here, so every new endpoint gets an access test.
+
+A role not listed must be refused (401/403, or 404 for records it may not see); a listed role
+must get past the gate (anything but 401/403). Record-level rules (alice vs bob) are tested
+beside each feature."""
+
+PATIENT = frozenset({"patient"})
+CLINICIAN = frozenset({"clinician"})
+ADMIN = frozenset({"admin"})
+COORDINATOR = frozenset({"coordinator"})
+CARE_STAFF = frozenset({"clinician", "telefacilitator", "coordinator"})
+STAFF = CARE_STAFF | ADMIN
+SIGNED_IN = STAFF | PATIENT
+PUBLIC = SIGNED_IN | {"anonymous"}
+
+API: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/api/v1/me"): SIGNED_IN,
+    ("PATCH", "/api/v1/me/profile"): PATIENT,
+    ("GET", "/api/v1/tokens"): SIGNED_IN,
+    ("POST", "/api/v1/tokens"): SIGNED_IN,
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): SIGNED_IN,
+    ("GET", "/api/v1/staff"): ADMIN,
+    ("PATCH", "/api/v1/staff/{user_id}"): ADMIN,
+    ("GET", "/api/v1/staff/invitations"): ADMIN,
+    ("POST", "/api/v1/staff/invitations"): ADMIN,
+    ("PUT", "/api/v1/staff/{user_id}/clinician-profile"): ADMIN,
+    ("PUT", "/api/v1/staff/{user_id}/licenses/{state}"): ADMIN,
+    ("DELETE", "/api/v1/staff/{user_id}/licenses/{state}"): ADMIN,
+    ("GET", "/api/v1/patients"): SIGNED_IN,
+    ("GET", "/api/v1/patients/{patient_id}"): SIGNED_IN,
+    ("POST", "/api/v1/patients/{patient_id}/break-glass"): STAFF,
+    ("POST", "/api/v1/patients/{patient_id}/care-team"): COORDINATOR | ADMIN,
+    ("GET", "/api/v1/consent"): PATIENT,
+    ("POST", "/api/v1/consent/accept"): PATIENT,
+    ("POST", "/api/v1/consent/revoke"): PATIENT,
+    ("GET", "/api/v1/consent/documents"): ADMIN,
+    ("POST", "/api/v1/consent/documents"): ADMIN,
+    ("GET", "/api/v1/audit/events"): ADMIN,
+    ("GET", "/api/v1/audit/verify"): ADMIN,
+    ("GET", "/api/v1/notifications"): SIGNED_IN,
+    ("POST", "/api/v1/notifications/{notification_id}/read"): SIGNED_IN,
+}
+
+# Page routes (Django URL patterns, allauth's own account pages excluded).
+PAGES: dict[str, frozenset[str]] = {
+    "": PUBLIC,
+    "home/": SIGNED_IN,
+    "healthz": PUBLIC,
+    "metrics": PUBLIC,
+    "patient/": PATIENT,
+    "patient/consent/": PATIENT,
+    "patient/consent/revoke/": PATIENT,
+    "staff/": STAFF,
+    "staff/admin/": ADMIN,
+    "staff/patients/": STAFF,
+    "staff/patients/<int:patient_id>/": STAFF,
+    "staff/patients/<int:patient_id>/break-glass/": STAFF,
+    "staff/admin/staff/": ADMIN,
+    "staff/admin/staff/<int:user_id>/": ADMIN,
+    "staff/admin/staff/<int:user_id>/licenses/<int:license_id>/remove/": ADMIN,
+    "staff/admin/audit/": ADMIN,
+    "staff/admin/audit/export.csv": ADMIN,
+    "staff/admin/consent/": ADMIN,
+    "notifications/": SIGNED_IN,
+    "account/tokens/": SIGNED_IN,
+    "accounts/invitation/<str:token>/": PUBLIC,
+}
