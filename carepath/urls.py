@@ -23,5 +23,7 @@ urlpatterns = [
     path("staff/admin/audit/", include("carepath.audit.urls")),
     path("staff/admin/consent/", include("carepath.consent.urls_admin")),
     path("notifications/", include("carepath.notifications.urls")),
+    path("staff/queue/", include("carepath.workqueue.urls")),
+    path("files/", include("carepath.files.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

@@ -137,12 +137,16 @@ def register_routers() -> None:
     from carepath.audit.api import router as audit_router
     from carepath.consent.api import router as consent_router
     from carepath.notifications.api import router as notifications_router
+    from carepath.workqueue.api import router as queue_router
+    from carepath.files.api import router as files_router
 
     api.add_router("/", accounts_router)
     api.add_router("/patients", access_router)
     api.add_router("/consent", consent_router)
     api.add_router("/audit", audit_router)
     api.add_router("/notifications", notifications_router)
+    api.add_router("/queue", queue_router)
+    api.add_router("/files", files_router)
 
 
 register_routers()

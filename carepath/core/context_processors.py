@@ -14,6 +14,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         links += [("/patient/consent/", "Consent")]
     else:
         links += [("/staff/patients/", "Patients")]
+    if user.role in (Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN):
+        links += [("/staff/queue/", "Queue")]
     if user.role == Role.ADMIN:
         links += [
             ("/staff/admin/staff/", "Staff"),

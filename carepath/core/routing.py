@@ -5,7 +5,9 @@ from typing import Any
 from django.urls import path
 
 from carepath.notifications.consumers import NotificationConsumer
+from carepath.workqueue.consumers import QueueConsumer
 
 websocket_urlpatterns: list[Any] = [
     path("ws/notifications/", NotificationConsumer.as_asgi()),
+    path("ws/queue/", QueueConsumer.as_asgi()),
 ]

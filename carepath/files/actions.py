@@ -62,9 +62,10 @@ def sanitize_name(name: str | None) -> str:
     base = re.sub(r"[^\w .()+-]", "_", base).strip(" .")
     if len(base) > MAX_NAME:
         stem, dot, ext = base.rpartition(".")
-        base = (stem[: MAX_NAME - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else ""
-        base = base or raw[:0] or base
-        base = base[:MAX_NAME]
+        if dot and stem and 0 < len(ext) <= 10:
+            base = stem[: MAX_NAME - len(ext) - 1] + "." + ext
+        else:
+            base = base[:MAX_NAME]
     return base or "upload"
 
 
@@ -107,24 +108,27 @@ def _too_large(limit: int) -> ActionRefused:
 
 
 def _clean_pixels(image: Image.Image) -> Image.Image:
-    """A new image holding only the pixels (no info, EXIF, ICC, XMP, text chunks)."""
-    has_alpha = image.mode in {"RGBA", "LA", "PA"} or (
+    """Pixels only: a converted copy (RGB or RGBA) with the metadata dict emptied, so no
+    EXIF, ICC, XMP, comment or text chunk can reach the encoder."""
+    if image.mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (
         image.mode == "P" and "transparency" in image.info
     )
-    converted = image.convert("RGBA" if has_alpha else "RGB")
-    clean = Image.new(converted.mode, converted.size)
-    clean.paste(converted)
+    clean = image.convert("RGBA" if has_alpha else "RGB")
+    clean.info = {}
     return clean
 
 
 def _encode(image: Image.Image, pil_format: str) -> bytes:
     out = io.BytesIO()
     if pil_format == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        rgb.save(out, "JPEG", quality=JPEG_QUALITY, exif=b"", icc_profile=None)
     elif pil_format == "WEBP":
-        image.save(out, "WEBP", quality=JPEG_QUALITY)
+        image.save(out, "WEBP", quality=JPEG_QUALITY, exif=b"", icc_profile=None, xmp="")
     else:
-        image.save(out, "PNG", optimize=False)
+        image.save(out, "PNG", icc_profile=None)
     return out.getvalue()
 
 
@@ -148,8 +152,8 @@ def _prepare_image(data: bytes, fmt: str) -> Prepared:
                 if width * height > max_pixels or width < 1 or height < 1:
                     raise too_big
                 opened.load()
-                upright = ImageOps.exif_transpose(opened)
-                clean = _clean_pixels(upright)
+                ImageOps.exif_transpose(opened, in_place=True)
+                clean = _clean_pixels(opened)
     except ActionRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

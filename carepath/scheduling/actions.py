@@ -245,7 +245,7 @@ def do_save_visit_type(
     duration_minutes: int,
     mode: str,
     buffer_minutes: int = 0,
-    service_line_id: int | None = None,
+    service_line_code: str | None = None,
     requires_intake: bool = False,
     active: bool = True,
     visit_type_id: int | None = None,
@@ -266,13 +266,13 @@ def do_save_visit_type(
     if mode not in VisitMode.values:
         raise ActionRefused("invalid_mode", "Choose video, audio or chat.", field="mode")
     service_line = None
-    if service_line_id is not None:
+    if service_line_code:
         from carepath.intake.models import ServiceLine
 
-        service_line = ServiceLine.objects.filter(pk=service_line_id).first()
+        service_line = ServiceLine.objects.filter(code=service_line_code, active=True).first()
         if service_line is None:
             raise ActionRefused(
-                "unknown_service_line", "No service line with that id.", field="service_line"
+                "unknown_service_line", "No service line with that code.", field="service_line"
             )
     with transaction.atomic():
         if visit_type_id is not None:

@@ -31,7 +31,8 @@ from carepath.scheduling.models import (
 )
 
 if TYPE_CHECKING:
-    from carepath.intake.models import IntakeCase, ServiceLine
+    from carepath.intake.models import Case as IntakeCase
+    from carepath.intake.models import ServiceLine
 
 MAX_SEARCH_DAYS = 31
 UTC = dt.UTC
@@ -442,8 +443,42 @@ def audit_listed(user: User, appointments: Iterable[Appointment]) -> None:
 
 def intake_case_for(appointment: Appointment) -> "IntakeCase | None":
     """The intake the patient completed for this visit (when its visit type requires one), for
-    the clinician's view in the visit. Call after access_appointment() authorized the user."""
-    return appointment.intake_case
+    the clinician's view in the visit: the one linked at booking, else the patient's latest
+    submitted intake for the visit type's service line. Call after access_appointment()."""
+    if appointment.intake_case_id is not None:
+        return appointment.intake_case
+    visit_type = appointment.visit_type
+    if not visit_type.requires_intake or visit_type.service_line_id is None:
+        return None
+    return latest_intake_case(appointment.patient, visit_type.service_line_id)
+
+
+def service_line_by_code(code: str) -> "ServiceLine | None":
+    from carepath.intake.models import ServiceLine
+
+    return ServiceLine.objects.filter(code=code, active=True).first()
+
+
+def active_service_lines() -> "QuerySet[ServiceLine]":
+    from carepath.intake.models import ServiceLine
+
+    return ServiceLine.objects.filter(active=True).order_by("sort_order", "name")
+
+
+def latest_intake_case(patient: User, service_line_id: int) -> "IntakeCase | None":
+    """The patient's most recent submitted intake for a service line (last 30 days)."""
+    from carepath.intake.models import Case, CaseStatus
+
+    return (
+        Case.objects.filter(
+            patient=patient,
+            service_line_id=service_line_id,
+            submitted_at__gte=clock.now() - dt.timedelta(days=30),
+        )
+        .exclude(status=CaseStatus.DRAFT)
+        .order_by("-submitted_at", "-pk")
+        .first()
+    )
 
 
 def get_visit_type(visit_type_id: int) -> VisitType:

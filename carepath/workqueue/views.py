@@ -65,8 +65,8 @@ def _item_id(raw: str) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def claim(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         item = do_claim(request_user(request), item_id)
@@ -75,8 +75,8 @@ def claim(request: HttpRequest, item_id: int) -> HttpResponse:
     return HttpResponseRedirect(subject_url(item))
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def claim_next(request: HttpRequest) -> HttpResponse:
     item = do_claim_next(request_user(request))
     if item is None:
@@ -85,8 +85,8 @@ def claim_next(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(subject_url(item))
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def release(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         do_release(request_user(request), item_id)
@@ -96,8 +96,8 @@ def release(request: HttpRequest, item_id: int) -> HttpResponse:
     return HttpResponseRedirect(DEFAULT_URL)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def complete(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         do_complete(request_user(request), item_id)
@@ -107,8 +107,8 @@ def complete(request: HttpRequest, item_id: int) -> HttpResponse:
     return HttpResponseRedirect(DEFAULT_URL)
 
 
-@require_POST
 @role_required(Role.COORDINATOR, Role.ADMIN)
+@require_POST
 def reassign(request: HttpRequest, item_id: int) -> HttpResponse:
     clinician_id = _item_id(request.POST.get("clinician_id", ""))
     clinician = (
