@@ -71,6 +71,10 @@ INSTALLED_APPS = [
     "carepath.files",
     "carepath.scheduling",
     "carepath.sms",
+    "carepath.idempotency",
+    "carepath.care",
+    "carepath.intake",
+    "carepath.econsults",
 ]
 
 MIDDLEWARE = [
@@ -343,6 +347,15 @@ VISIT_SIGNAL_MAX_BYTES = env_int("VISIT_SIGNAL_MAX_BYTES", 64 * 1024)
 ON_DEMAND_DUE_MINUTES = env_int("ON_DEMAND_DUE_MINUTES", 10)
 ON_DEMAND_VISIT_MINUTES = env_int("ON_DEMAND_VISIT_MINUTES", 30)
 ON_DEMAND_DEFAULT_HANDLE_MINUTES = env_int("ON_DEMAND_DEFAULT_HANDLE_MINUTES", 12)
+
+# --- Scheduling (carepath.scheduling, carepath.sms) -------------------------------------------
+# Patients may cancel/reschedule online until this many hours before the start; staff any time.
+CANCEL_CUTOFF_HOURS = float(env("CANCEL_CUTOFF_HOURS", "2"))
+# Reminder e-mails (and SMS when the patient has a phone), minutes before the start.
+REMINDER_OFFSETS_MINUTES = [int(m) for m in env_list("REMINDER_OFFSETS_MINUTES", "1440,60")]
+SMS_BACKEND = env("SMS_BACKEND", "carepath.sms.backends.OutboxSmsSender")
+# The public address used in e-mailed links and calendar invites.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 # --- Logging: one JSON object per line, with the request id, never health information -------
 LOGGING = {

@@ -25,5 +25,6 @@ urlpatterns = [
     path("notifications/", include("carepath.notifications.urls")),
     path("staff/queue/", include("carepath.workqueue.urls")),
     path("files/", include("carepath.files.urls")),
+    path("", include("carepath.scheduling.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

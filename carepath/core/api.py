@@ -139,6 +139,7 @@ def register_routers() -> None:
     from carepath.notifications.api import router as notifications_router
     from carepath.workqueue.api import router as queue_router
     from carepath.files.api import router as files_router
+    from carepath.scheduling.api import router as scheduling_router
 
     api.add_router("/", accounts_router)
     api.add_router("/patients", access_router)
@@ -147,6 +148,7 @@ def register_routers() -> None:
     api.add_router("/notifications", notifications_router)
     api.add_router("/queue", queue_router)
     api.add_router("/files", files_router)
+    api.add_router("/scheduling", scheduling_router)
 
 
 register_routers()

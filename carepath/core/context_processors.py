@@ -12,10 +12,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     links = [("/home/", "Home")]
     if user.role == Role.PATIENT:
         links += [("/patient/consent/", "Consent")]
+        links += [("/patient/appointments/", "Visits")]
     else:
         links += [("/staff/patients/", "Patients")]
     if user.role in (Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN):
         links += [("/staff/queue/", "Queue")]
+    if user.role == Role.CLINICIAN:
+        links += [("/staff/schedule/", "Schedule")]
     if user.role == Role.ADMIN:
         links += [
             ("/staff/admin/staff/", "Staff"),

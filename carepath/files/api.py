@@ -2,7 +2,7 @@
 access), read its metadata. The bytes are served by /files/<id>/ (access-checked)."""
 
 from django.http import HttpRequest
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from carepath.core.api import current_user
@@ -20,9 +20,9 @@ router = Router(tags=["files"])
 )
 def upload(
     request: HttpRequest, patient_id: Form[int], file: File[UploadedFile]
-) -> tuple[int, StoredFileOut]:
+) -> Status[StoredFileOut]:
     stored = do_store_upload(current_user(request), patient_id, file)
-    return 201, stored_file_out(stored)
+    return Status(201, stored_file_out(stored))
 
 
 @router.get("/{file_id}", response=StoredFileOut, summary="A stored file's metadata")

@@ -96,29 +96,25 @@ def _error(path: str, message: str) -> FieldError:
     return {"field": path, "message": message}
 
 
-class AnswersInvalid(ActionRefused):
+class FieldsRefused(ActionRefused):
+    """A refusal with several field errors (the API lists them all in `fields`)."""
+
+    def __init__(self, code: str, message: str, fields: list[FieldError]) -> None:
+        first = fields[0]["field"] if fields else ""
+        super().__init__(code, message, field=first, status=422)
+        self.fields = fields
+
+
+class AnswersInvalid(FieldsRefused):
     """Answers that do not fit the questionnaire; `fields` holds every problem, by path."""
 
     def __init__(self, fields: list[FieldError]) -> None:
-        first = fields[0] if fields else {"field": "", "message": "Some answers are invalid."}
-        super().__init__(
-            "invalid_answers",
-            "Some answers need your attention.",
-            field=first["field"],
-            status=422,
-        )
-        self.fields = fields
+        super().__init__("invalid_answers", "Some answers need your attention.", fields)
 
 
-class QuestionnaireInvalid(ActionRefused):
+class QuestionnaireInvalid(FieldsRefused):
     def __init__(self, fields: list[FieldError]) -> None:
-        super().__init__(
-            "invalid_questionnaire",
-            "The questionnaire definition has errors.",
-            field=fields[0]["field"] if fields else "definition",
-            status=422,
-        )
-        self.fields = fields
+        super().__init__("invalid_questionnaire", "The questionnaire definition has errors.", fields)
 
 
 # --- The parsed tree ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from carepath.access.selectors import deny, may_access_patient
 from carepath.accounts.models import ClinicianProfile, Role, User
 from carepath.audit.actions import do_record_audit
+from carepath.care.models import ClinicalNote, NoteStatus
 from carepath.core import clock
 from carepath.files.models import StoredFile
 from carepath.intake.models import (
@@ -125,3 +126,15 @@ def patient_file(patient: User, file_id: int) -> StoredFile | None:
     return StoredFile.objects.filter(
         pk=file_id, patient=patient, uploaded_by=patient, entered_in_error_at__isnull=True
     ).first()
+
+
+def signed_answer_note(case: Case) -> ClinicalNote | None:
+    """The signed SOAP note of the case's async encounter (the answer's clinical record)."""
+    if case.encounter_id is None:
+        return None
+    return (
+        ClinicalNote.objects.filter(encounter_id=case.encounter_id, status=NoteStatus.SIGNED)
+        .prefetch_related("amendments__author")
+        .order_by("-signed_at")
+        .first()
+    )

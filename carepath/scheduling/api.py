@@ -12,6 +12,7 @@ from carepath.accounts.models import Role, User
 from carepath.core import clock
 from carepath.core.api import current_user, only
 from carepath.core.errors import ActionRefused
+from carepath.core.idempotency import idempotency_key
 from carepath.scheduling import actions
 from carepath.scheduling.idempotent import idempotent_create
 from carepath.scheduling.invites import build_ics
@@ -148,12 +149,14 @@ def search_slots(request: HttpRequest, query: Query[SlotQuery]) -> list[SlotOut]
 )
 def book(request: HttpRequest, payload: BookIn) -> Status[AppointmentOut]:
     actor = current_user(request)
+    key = idempotency_key(request)
+    # Resolved (and any denial audited) outside the idempotent transaction.
+    patient = _patient_for(actor, payload.patient_id, "appointment.book")
+    clinician = _clinician(payload.clinician_id)
+    visit_type = _visit_type(payload.visit_type_id)
+    assert clinician is not None and visit_type is not None
 
     def create() -> int:
-        patient = _patient_for(actor, payload.patient_id, "appointment.book")
-        clinician = _clinician(payload.clinician_id)
-        visit_type = _visit_type(payload.visit_type_id)
-        assert clinician is not None and visit_type is not None
         appointment = actions.do_book(
             actor,
             patient=patient,
@@ -165,7 +168,10 @@ def book(request: HttpRequest, payload: BookIn) -> Status[AppointmentOut]:
         return int(appointment.pk)
 
     appointment_id = idempotent_create(
-        request, actor, scope="scheduling.book", payload=payload.model_dump(mode="json"),
+        key,
+        actor,
+        scope="scheduling.book",
+        payload=payload.model_dump(mode="json"),
         create=create,
     )
     appointment = access_appointment(actor, appointment_id)

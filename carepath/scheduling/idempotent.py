@@ -1,20 +1,25 @@
-"""Idempotency-Key for booking POSTs: a retry with the same key returns the first booking."""
+"""Idempotency-Key for booking POSTs (API header, or the booking page's hidden key): a retry
+with the same key returns the first booking, never a second one."""
 
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest
-
 from carepath.accounts.models import User
+from carepath.core.idempotency import idempotent
 
 
 def idempotent_create(
-    request: HttpRequest,
+    key: str | None,
     actor: User,
     *,
     scope: str,
     payload: dict[str, Any],
     create: Callable[[], int],
 ) -> int:
-    """Run `create` once per (actor, scope, Idempotency-Key); return the created object's id."""
-    return create()
+    """Run `create` once per (actor, scope, key); return the created object's id."""
+
+    def run() -> tuple[int, Any]:
+        return 201, {"id": create()}
+
+    _, body = idempotent(actor, key, scope, payload, run)
+    return int(body["id"])

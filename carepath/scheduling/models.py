@@ -17,6 +17,8 @@ def _new_ical_uid() -> str:
 
 
 class VisitMode(models.TextChoices):
+    """The live modes of carepath.care's EncounterMode (same values)."""
+
     VIDEO = "video", "Video"
     AUDIO = "audio", "Audio only"
     CHAT = "chat", "Chat"
@@ -37,8 +39,13 @@ class VisitType(models.Model):
     duration_minutes = models.PositiveIntegerField(default=20)
     mode = models.CharField(max_length=10, choices=VisitMode.choices, default=VisitMode.VIDEO)
     buffer_minutes = models.PositiveIntegerField(default=0)
-    # The intake app's ServiceLine is referenced by its code until that model lands.
-    service_line_code = models.SlugField(max_length=40, blank=True)
+    service_line = models.ForeignKey(
+        "intake.ServiceLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="visit_types",
+    )
     requires_intake = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=clock.now)
@@ -138,7 +145,18 @@ class Appointment(models.Model):
     status = models.CharField(
         max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
     )
+    # The state the patient will be in during the visit (licensure is checked against it).
     patient_state = models.CharField(max_length=2, choices=UsState.choices)
+    episode = models.ForeignKey(
+        "care.Episode", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        "care.Encounter", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The service line's intake, when the visit type requires one.
+    intake_case = models.ForeignKey(
+        "intake.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     booked_at = models.DateTimeField(default=clock.now)
     booked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -2,7 +2,7 @@
 coordinators see everything with its SLA status and reassign."""
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from carepath.accounts.models import Role, User
 from carepath.accounts.permissions import check_role
@@ -47,12 +47,12 @@ def list_items(request: HttpRequest) -> list[WorkItemOut]:
     response={200: WorkItemOut, 204: None},
     summary="Claim the most urgent item I may take (204 when there is none)",
 )
-def claim_next(request: HttpRequest) -> tuple[int, WorkItemOut | None]:
+def claim_next(request: HttpRequest) -> Status[WorkItemOut | None]:
     user = _queue_user(request, "work_item.claim")
     item = do_claim_next(user)
     if item is None:
-        return 204, None
-    return 200, work_item_out(item, clock.now())
+        return Status(204, None)
+    return Status(200, work_item_out(item, clock.now()))
 
 
 @router.get("/{item_id}", response=WorkItemOut, summary="One work item")

@@ -86,14 +86,27 @@ def test_invited_staff_sets_password_then_must_activate_totp(
 
     expect(page).to_have_url(f"{live_server_url}/accounts/login/")
     expect(page.get_by_role("status")).to_contain_text("Your account is ready")
-    sign_in_with_password(page, live_server_url, "nia.nurse@example.com", "granite-lantern-orbit-77")
+    sign_in_with_password(
+        page, live_server_url, "nia.nurse@example.com", "granite-lantern-orbit-77"
+    )
 
-    # No second factor yet: every staff page leads to setting it up.
-    expect(page).to_have_url(f"{live_server_url}/accounts/2fa/totp/activate/")
+    # No second factor yet: every staff page leads to setting it up, which (allauth's rule)
+    # first asks for the password again.
+    activate = f"{live_server_url}/accounts/2fa/totp/activate/"
+    reauthenticate = (
+        f"{live_server_url}/accounts/reauthenticate/?next=%2Faccounts%2F2fa%2Ftotp%2Factivate%2F"
+    )
+    expect(page).to_have_url(reauthenticate)
     page.goto(f"{live_server_url}/staff/patients/")
-    expect(page).to_have_url(f"{live_server_url}/accounts/2fa/totp/activate/")
-    page.goto(f"{live_server_url}/staff/")
-    expect(page).to_have_url(f"{live_server_url}/accounts/2fa/totp/activate/")
+    expect(page).to_have_url(reauthenticate)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    page.get_by_label("Password").fill("granite-lantern-orbit-77")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(activate)
+    for blocked in ("/staff/", "/staff/patients/", "/home/"):
+        page.goto(f"{live_server_url}{blocked}")
+        expect(page).to_have_url(activate)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
 
     secret = page.get_by_label("Secret").input_value()

@@ -32,3 +32,16 @@ def make_item(
         required_specialty=Specialty.objects.get(code=specialty) if specialty else None,
         required_language=language,
     )
+
+
+def valid_npi(base: int) -> str:
+    """A 10-digit NPI with a correct Luhn check digit (prefix 80840), from a 9-digit base."""
+    digits = f"{base:09d}"
+    total = 0
+    for index, char in enumerate(reversed("80840" + digits)):
+        value = int(char)
+        if index % 2 == 0:
+            value *= 2
+            value -= 9 if value > 9 else 0
+        total += value
+    return digits + str((10 - total % 10) % 10)

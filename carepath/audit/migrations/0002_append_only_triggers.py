@@ -16,13 +16,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER audit_append_only
     BEFORE UPDATE OR DELETE ON {TABLE}
     FOR EACH ROW EXECUTE FUNCTION carepath_audit_append_only();
-CREATE TRIGGER audit_no_truncate
-    BEFORE TRUNCATE ON {TABLE}
-    FOR EACH STATEMENT EXECUTE FUNCTION carepath_audit_append_only();
 """
 POSTGRES_DROP = f"""
 DROP TRIGGER IF EXISTS audit_append_only ON {TABLE};
-DROP TRIGGER IF EXISTS audit_no_truncate ON {TABLE};
 DROP FUNCTION IF EXISTS carepath_audit_append_only();
 """
 SQLITE_CREATE = [
@@ -37,7 +33,7 @@ SQLITE_DROP = ["DROP TRIGGER IF EXISTS audit_no_update;", "DROP TRIGGER IF EXIST
 def create_triggers(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_CREATE)
+        schema_editor.execute(POSTGRES_CREATE, params=None)
     elif vendor == "sqlite":
         for statement in SQLITE_CREATE:
             schema_editor.execute(statement)
@@ -46,7 +42,7 @@ def create_triggers(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) ->
 def drop_triggers(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DROP)
+        schema_editor.execute(POSTGRES_DROP, params=None)
     elif vendor == "sqlite":
         for statement in SQLITE_DROP:
             schema_editor.execute(statement)

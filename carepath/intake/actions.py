@@ -1,0 +1,655 @@
+"""Writes for asynchronous intake: drafts, uploads, submission (with red flags and routing to
+the work queue), and the clinician's review (answer, ask for more, close, escalate).
+
+SLA rules
+- On submit the work item is due `service_line.sla_minutes` after submission; a
+  live_visit_now red flag makes it due in the rule's `due_minutes` (default 30) with high
+  priority; an emergency red flag in 15 minutes with the highest priority (a clinician follows
+  up; the patient has been told to go to emergency care).
+- "Ask for more information" parks the case: its work item is completed. When the patient
+  replies, the same item returns to the queue (do_requeue) due at
+      reply time + max(half the service line's SLA, 1 hour), never more than the full SLA.
+  The patient has waited once already; the answer should come faster than a new case's."""
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from carepath.accounts.models import PatientProfile, Role, User
+from carepath.audit.actions import do_record_audit
+from carepath.care.actions import (
+    do_begin_encounter,
+    do_end_encounter,
+    do_open_episode,
+    do_request_escalation,
+    do_save_note_draft,
+    do_sign_note,
+    do_start_encounter,
+)
+from carepath.care.models import ClinicalNote, EncounterMode
+from carepath.consent.selectors import check_care_consent
+from carepath.core import clock
+from carepath.core.errors import ActionRefused
+from carepath.core.languages import Language
+from carepath.core.us_states import UsState
+from carepath.files.actions import do_store_upload
+from carepath.intake.models import (
+    Case,
+    CaseAttachment,
+    CaseMessage,
+    CaseStatus,
+    MessageKind,
+    RedFlagOutcome,
+    ServiceLine,
+)
+from carepath.intake.questionnaires import (
+    MAX_ANSWERS_BYTES,
+    AnswersInvalid,
+    build_tree,
+    check_answers,
+    clean_answers,
+)
+from carepath.intake.red_flags import evaluate_red_flags
+from carepath.intake.selectors import (
+    CASE_SUBJECT,
+    case_work_item,
+    clinician_available,
+    holds_case,
+    patient_file,
+)
+from carepath.notifications.actions import enqueue_email, notify_user
+from carepath.workqueue.actions import do_complete, do_enqueue, do_requeue
+from carepath.workqueue.models import WorkItemKind, WorkItemStatus
+
+PRIORITY_ROUTINE = 0
+PRIORITY_LIVE_VISIT = 50
+PRIORITY_EMERGENCY = 100
+REPLY_MIN_DUE = dt.timedelta(hours=1)
+MESSAGE_MAX = 5_000
+MAX_ATTACHMENTS = 20
+EMAIL_SUBJECT = "Carepath: you have a new message"
+EMAIL_BODY = (
+    "You have a new message in Carepath.\n\n"
+    "Sign in to Carepath to read it. For your privacy we do not put any details in e-mail."
+)
+EMERGENCY_MESSAGE = (
+    "Go to emergency care or call 911 now. Do not wait for an online answer."
+)
+
+REVIEWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW})
+ANSWERABLE = REVIEWABLE | {CaseStatus.ESCALATED}
+CLOSABLE = ANSWERABLE | {CaseStatus.NEEDS_INFO}
+
+
+def reply_due_at(service_line: ServiceLine, replied_at: dt.datetime) -> dt.datetime:
+    """The documented rule for a case that returns after the patient's reply."""
+    sla = dt.timedelta(minutes=service_line.sla_minutes)
+    return replied_at + min(sla, max(sla / 2, REPLY_MIN_DUE))
+
+
+def _audit(action: str, actor: User | None, case: Case, **detail: Any) -> None:
+    do_record_audit(
+        action,
+        actor=actor,
+        object_type="case",
+        object_id=case.pk,
+        patient_id=case.patient_id,
+        detail=detail or None,
+    )
+
+
+def _lock(case: Case) -> Case:
+    return Case.objects.select_for_update().select_related("service_line", "questionnaire").get(
+        pk=case.pk
+    )
+
+
+def _clean_text(text: str, field: str, *, required: bool = True, limit: int = MESSAGE_MAX) -> str:
+    text = (text or "").strip()
+    if required and not text:
+        raise ActionRefused("required", "This field is required.", field=field, status=422)
+    if len(text) > limit:
+        raise ActionRefused(
+            "too_long",
+            f"Keep this under {limit} characters (it has {len(text)}).",
+            field=field,
+            status=422,
+        )
+    return text
+
+
+def notify_patient(case: Case, title: str) -> None:
+    """In the app with the detail; by e-mail with none (no health information)."""
+    notify_user(case.patient, kind="case", title=title, url=f"/patient/visits/{case.pk}/")
+    enqueue_email([case.patient.email], EMAIL_SUBJECT, EMAIL_BODY)
+
+
+# --- Patient: drafts and submission ------------------------------------------------------------
+
+
+def check_state(service_line: ServiceLine, state: str) -> None:
+    if state not in UsState.values:
+        raise ActionRefused(
+            "invalid_state", "Choose the state you are in right now.", field="state", status=422
+        )
+    if not clinician_available(service_line, state):
+        raise ActionRefused(
+            "no_clinician_in_state",
+            f"No clinician licensed in {UsState(state).label} offers {service_line.name} "
+            f"online today, so we cannot start this visit while you are there. "
+            "If you need care now, contact a local clinic; in an emergency call 911.",
+            field="state",
+            status=409,
+        )
+
+
+def do_start_case(
+    patient: User, service_line: ServiceLine, state: str, *, resume: bool = False
+) -> Case:
+    """A draft for this service line, for the state the patient confirms they are in now.
+    No care starts yet (that is at submit, behind the consent check). With `resume`, an
+    unfinished draft for the same service line is picked up instead of starting another."""
+    if patient.role != Role.PATIENT:
+        raise ActionRefused("not_patient", "Only patients start online visits.", status=403)
+    if not service_line.active or "async" not in (service_line.allowed_modes or []):
+        raise ActionRefused(
+            "service_unavailable",
+            "This service is not offered online right now.",
+            field="service_line",
+        )
+    check_state(service_line, state)
+    with transaction.atomic():
+        if resume:
+            draft = (
+                Case.objects.select_for_update()
+                .filter(patient=patient, service_line=service_line, status=CaseStatus.DRAFT)
+                .order_by("-draft_saved_at")
+                .first()
+            )
+            if draft is not None:
+                if draft.state_at_submission != state:
+                    draft.state_at_submission = state
+                    draft.save(update_fields=["state_at_submission"])
+                _audit("case.resume", patient, draft, state=state)
+                return draft
+        case = Case.objects.create(
+            patient=patient,
+            service_line=service_line,
+            questionnaire=service_line.questionnaire,
+            state_at_submission=state,
+        )
+        _audit("case.create", patient, case, service_line=service_line.code, state=state)
+    return case
+
+
+def _require_draft(case: Case) -> None:
+    if case.status != CaseStatus.DRAFT:
+        raise ActionRefused(
+            "not_draft", "This visit was already submitted; it can no longer change.", status=409
+        )
+
+
+def do_save_draft(
+    patient: User, case: Case, answers: Any, *, state: str | None = None
+) -> Case:
+    """Keep whatever the patient typed (checked only on submit): nothing is lost."""
+    if not isinstance(answers, dict):
+        raise ActionRefused("invalid_answers", "Answers must be a JSON object.", field="answers")
+    if len(json.dumps(answers, default=str)) > MAX_ANSWERS_BYTES:
+        raise ActionRefused(
+            "too_large", "These answers are too long to save.", field="answers", status=413
+        )
+    with transaction.atomic():
+        locked = _lock(case)
+        _require_draft(locked)
+        locked.answers = answers
+        fields = ["answers", "draft_saved_at"]
+        if state is not None and state != locked.state_at_submission:
+            check_state(locked.service_line, state)
+            locked.state_at_submission = state
+            fields.append("state_at_submission")
+        locked.draft_saved_at = clock.now()
+        locked.save(update_fields=fields)
+        _audit("case.save_draft", patient, locked)
+    return locked
+
+
+def _attach_to_answers(answers: dict[str, Any], case: Case, link_id: str, file_id: int) -> None:
+    item = build_tree(case.questionnaire.definition).by_link_id.get(link_id)
+    assert item is not None
+    if item.repeats:
+        current = answers.get(link_id)
+        values = current if isinstance(current, list) else ([current] if current else [])
+        if file_id not in values:
+            answers[link_id] = [*values, file_id]
+    else:
+        answers[link_id] = file_id
+
+
+def _check_link_id(case: Case, link_id: str) -> None:
+    if link_id:
+        item = build_tree(case.questionnaire.definition).by_link_id.get(link_id)
+        if item is None or item.type != "attachment":
+            raise ActionRefused(
+                "unknown_question", "That is not a photo or document question.", field="link_id"
+            )
+
+
+def _check_room(case: Case) -> None:
+    if CaseAttachment.objects.filter(case=case, removed_at__isnull=True).count() >= MAX_ATTACHMENTS:
+        raise ActionRefused(
+            "too_many_files", f"A visit holds at most {MAX_ATTACHMENTS} files.", field="file"
+        )
+
+
+def do_attach_file(
+    patient: User, case: Case, file_id: int, *, link_id: str = ""
+) -> CaseAttachment:
+    """Put a file the patient uploaded on the draft (and, for a photo question, into its
+    answer)."""
+    stored = patient_file(patient, file_id)
+    if stored is None:
+        raise ActionRefused(
+            "unknown_file", "That file is not one you uploaded.", field="file_id", status=422
+        )
+    with transaction.atomic():
+        locked = _lock(case)
+        _require_draft(locked)
+        _check_link_id(locked, link_id)
+        existing = CaseAttachment.objects.filter(case=locked, file=stored).first()
+        if existing is not None and existing.removed_at is None:
+            return existing
+        _check_room(locked)
+        if existing is not None:
+            existing.removed_at = None
+            existing.link_id = link_id
+            existing.save(update_fields=["removed_at", "link_id"])
+            attachment = existing
+        else:
+            attachment = CaseAttachment.objects.create(
+                case=locked, file=stored, link_id=link_id, added_by=patient
+            )
+        if link_id:
+            answers = dict(locked.answers or {})
+            _attach_to_answers(answers, locked, link_id, stored.pk)
+            locked.answers = answers
+            locked.draft_saved_at = clock.now()
+            locked.save(update_fields=["answers", "draft_saved_at"])
+        _audit("case.attach", patient, locked, file_id=stored.pk, link_id=link_id)
+    return attachment
+
+
+def do_attach_upload(
+    patient: User, case: Case, upload: UploadedFile, *, link_id: str = ""
+) -> CaseAttachment:
+    """Store the upload through the safe pipeline, then attach it. The pipeline's refusals
+    (type, size, pixels, empty) come back as they are."""
+    _require_draft(case)
+    _check_link_id(case, link_id)
+    _check_room(case)
+    stored = do_store_upload(patient, patient.pk, upload)
+    return do_attach_file(patient, case, stored.pk, link_id=link_id)
+
+
+def do_remove_attachment(patient: User, case: Case, attachment_id: int) -> None:
+    with transaction.atomic():
+        locked = _lock(case)
+        _require_draft(locked)
+        attachment = CaseAttachment.objects.filter(
+            pk=attachment_id, case=locked, removed_at__isnull=True
+        ).first()
+        if attachment is None:
+            raise ActionRefused("not_found", "No such file on this visit.", status=404)
+        attachment.removed_at = clock.now()
+        attachment.save(update_fields=["removed_at"])
+        answers = dict(locked.answers or {})
+        if attachment.link_id in answers:
+            value = answers[attachment.link_id]
+            if isinstance(value, list):
+                answers[attachment.link_id] = [v for v in value if v != attachment.file_id]
+            elif value == attachment.file_id:
+                del answers[attachment.link_id]
+            locked.answers = answers
+            locked.save(update_fields=["answers"])
+        _audit("case.detach", patient, locked, file_id=attachment.file_id)
+
+
+def preferred_language(patient: User) -> str:
+    profile = PatientProfile.objects.filter(user=patient).only("preferred_language").first()
+    language = profile.preferred_language if profile else Language.EN
+    return "" if language == Language.EN else str(language)
+
+
+def _link_answer_files(patient: User, case: Case, answers: dict[str, Any]) -> None:
+    """Files named in photo answers (e.g. uploaded through /api/v1/files) become attachments
+    of the case, so the reviewer sees them beside the answers."""
+    for item in build_tree(case.questionnaire.definition).walk():
+        if item.type != "attachment":
+            continue
+        value = answers.get(item.link_id)
+        for file_id in value if isinstance(value, list) else [value] if value else []:
+            attachment, created = CaseAttachment.objects.get_or_create(
+                case=case,
+                file_id=file_id,
+                defaults={"link_id": item.link_id, "added_by": patient},
+            )
+            if not created and attachment.removed_at is not None:
+                attachment.removed_at = None
+                attachment.save(update_fields=["removed_at"])
+
+
+def do_submit_case(patient: User, case: Case) -> Case:
+    """Check the answers, apply red-flag rules, open the episode and its async encounter and
+    put the case on the work queue. Submitting a case that is already submitted returns it
+    unchanged (safe to retry)."""
+    check_care_consent(patient)
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.patient_id != patient.pk:
+            raise ActionRefused("not_found", "No case with that id.", status=404)
+        if locked.status != CaseStatus.DRAFT:
+            return locked
+        line = locked.service_line
+        check_state(line, locked.state_at_submission)
+        errors = check_answers(locked.questionnaire, locked.answers, patient_id=patient.pk)
+        if errors:
+            _audit("case.submit", patient, locked, refused="invalid_answers")
+            raise AnswersInvalid(errors)
+        answers = clean_answers(locked.questionnaire, locked.answers)
+        _link_answer_files(patient, locked, answers)
+        flag = evaluate_red_flags(line.red_flag_rules, locked.questionnaire.definition, answers)
+        now = clock.now()
+        episode = do_open_episode(patient, title=line.name, service_line_id=line.pk)
+        encounter = do_start_encounter(episode, EncounterMode.ASYNC, by=patient)
+        locked.answers = answers
+        locked.episode = episode
+        locked.encounter = encounter
+        locked.submitted_at = now
+        locked.status = CaseStatus.SUBMITTED
+        due_at = now + dt.timedelta(minutes=line.sla_minutes)
+        priority = PRIORITY_ROUTINE
+        title = line.name
+        if flag is not None:
+            locked.red_flag_outcome = flag.outcome
+            locked.red_flag_rule = flag.rule_id
+            locked.red_flag_message = flag.message
+            due_at = now + dt.timedelta(minutes=flag.due_minutes)
+            if flag.outcome == RedFlagOutcome.EMERGENCY:
+                locked.status = CaseStatus.ESCALATED
+                priority = PRIORITY_EMERGENCY
+                title = f"EMERGENCY red flag · {line.name}"
+            else:
+                locked.needs_live_visit = True
+                priority = PRIORITY_LIVE_VISIT
+                title = f"Live visit now · {line.name}"
+                do_request_escalation(
+                    None,
+                    encounter,
+                    mode=EncounterMode.VIDEO,
+                    reason=f"Red flag {flag.rule_id}: {flag.message}",
+                )
+        item = do_enqueue(
+            kind=WorkItemKind.ASYNC_CASE,
+            patient=patient,
+            subject_type=CASE_SUBJECT,
+            subject_id=str(locked.pk),
+            title=title,
+            due_at=due_at,
+            priority=priority,
+            required_state=locked.state_at_submission,
+            required_specialty=line.specialty,
+            required_language=preferred_language(patient),
+        )
+        locked.work_item = item
+        locked.save()
+        _audit(
+            "case.submit",
+            patient,
+            locked,
+            red_flag=locked.red_flag_outcome,
+            work_item_id=item.pk,
+        )
+        notify_user(
+            patient,
+            kind="case",
+            title=(
+                EMERGENCY_MESSAGE
+                if locked.red_flag_outcome == RedFlagOutcome.EMERGENCY
+                else f"We received your {line.name} visit"
+            ),
+            url=f"/patient/visits/{locked.pk}/",
+        )
+    return locked
+
+
+def do_reply_to_case(
+    patient: User,
+    case: Case,
+    text: str,
+    uploads: Sequence[UploadedFile] = (),
+    *,
+    file_ids: Sequence[int] = (),
+) -> CaseMessage:
+    """The patient answers the clinician's question (with new files, uploaded here or
+    earlier through /api/v1/files); the case returns to the queue."""
+    text = _clean_text(text, "text")
+    earlier = [patient_file(patient, file_id) for file_id in dict.fromkeys(file_ids)]
+    if any(file is None for file in earlier):
+        raise ActionRefused(
+            "unknown_file",
+            "One of the files is not one you uploaded.",
+            field="file_ids",
+            status=422,
+        )
+    if len(uploads) + len(earlier) > MAX_ATTACHMENTS:
+        raise ActionRefused("too_many_files", "Too many files at once.", field="files")
+    if case.status != CaseStatus.NEEDS_INFO:
+        raise ActionRefused(
+            "not_waiting", "This visit is not waiting for information from you.", status=409
+        )
+    stored = [file for file in earlier if file is not None]
+    stored += [do_store_upload(patient, patient.pk, upload) for upload in uploads]
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.status != CaseStatus.NEEDS_INFO:
+            raise ActionRefused(
+                "not_waiting", "This visit is not waiting for information from you.", status=409
+            )
+        message = CaseMessage.objects.create(
+            case=locked, author=patient, kind=MessageKind.REPLY, body=text
+        )
+        for file in stored:
+            CaseAttachment.objects.update_or_create(
+                case=locked, file=file, defaults={"message": message, "added_by": patient}
+            )
+        now = clock.now()
+        locked.status = CaseStatus.SUBMITTED
+        locked.save(update_fields=["status"])
+        item = case_work_item(locked)
+        if item is not None:
+            do_requeue(item.pk, due_at=reply_due_at(locked.service_line, now))
+        _audit("case.reply", patient, locked, message_id=message.pk, files=len(stored))
+    return message
+
+
+# --- Clinician: review -------------------------------------------------------------------------
+
+
+def check_reviewer(clinician: User, case: Case, allowed: frozenset[str]) -> None:
+    if clinician.role != Role.CLINICIAN:
+        raise ActionRefused("forbidden", "Only clinicians review cases.", status=403)
+    if case.status not in allowed:
+        raise ActionRefused(
+            "wrong_status",
+            f"This case is {case.get_status_display().lower()}; that is not possible now.",
+            status=409,
+        )
+    if not holds_case(clinician, case):
+        raise ActionRefused(
+            "not_held", "Claim this case in the queue before acting on it.", status=409
+        )
+
+
+def do_begin_review(clinician: User, case: Case) -> Case:
+    """The holder opened the case: it is in review and the encounter is theirs."""
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.status != CaseStatus.SUBMITTED or not holds_case(clinician, locked):
+            return locked
+        locked.status = CaseStatus.IN_REVIEW
+        locked.save(update_fields=["status"])
+        if locked.encounter is not None:
+            do_begin_encounter(locked.encounter, clinician=clinician)
+        _audit("case.review", clinician, locked)
+    return locked
+
+
+def _note_sections(
+    subjective: str, objective: str, assessment: str, plan: str
+) -> dict[str, str]:
+    return {
+        "subjective": subjective,
+        "objective": objective,
+        "assessment": assessment,
+        "plan": plan,
+    }
+
+
+def do_save_review_note(
+    clinician: User,
+    case: Case,
+    *,
+    subjective: str = "",
+    objective: str = "",
+    assessment: str = "",
+    plan: str = "",
+) -> ClinicalNote:
+    check_reviewer(clinician, case, ANSWERABLE)
+    assert case.encounter is not None
+    return do_save_note_draft(
+        clinician, case.encounter, **_note_sections(subjective, objective, assessment, plan)
+    )
+
+
+def _finish_review(clinician: User, case: Case) -> None:
+    if case.encounter is not None:
+        do_begin_encounter(case.encounter, clinician=clinician)
+        do_end_encounter(case.encounter, by=clinician)
+    item = case_work_item(case)
+    if item is not None and item.status == WorkItemStatus.CLAIMED:
+        do_complete(clinician, item.pk)
+
+
+def do_answer_case(
+    clinician: User,
+    case: Case,
+    *,
+    message: str,
+    assessment: str,
+    plan: str,
+    subjective: str = "",
+    objective: str = "",
+) -> Case:
+    """Answer the patient: write and sign the SOAP note of the async encounter, send the
+    message, finish the encounter and complete the work item."""
+    message = _clean_text(message, "message")
+    for name, value in (("assessment", assessment), ("plan", plan)):
+        _clean_text(value, name, limit=20_000)
+    with transaction.atomic():
+        locked = _lock(case)
+        check_reviewer(clinician, locked, ANSWERABLE)
+        assert locked.encounter is not None
+        note = do_save_note_draft(
+            clinician,
+            locked.encounter,
+            **_note_sections(subjective, objective, assessment, plan),
+        )
+        do_sign_note(clinician, note)
+        CaseMessage.objects.create(
+            case=locked, author=clinician, kind=MessageKind.ANSWER, body=message
+        )
+        now = clock.now()
+        locked.status = CaseStatus.ANSWERED
+        locked.answered_at = now
+        locked.save(update_fields=["status", "answered_at"])
+        _finish_review(clinician, locked)
+        _audit("case.answer", clinician, locked, note_id=note.pk)
+        notify_patient(locked, "Your clinician answered your online visit")
+    return locked
+
+
+def do_request_info(clinician: User, case: Case, question: str) -> Case:
+    """Ask the patient for more; the case is parked (its work item completed) until they
+    reply, when it returns to the queue under the reply rule (see the module docstring)."""
+    question = _clean_text(question, "question")
+    with transaction.atomic():
+        locked = _lock(case)
+        check_reviewer(clinician, locked, REVIEWABLE)
+        CaseMessage.objects.create(
+            case=locked, author=clinician, kind=MessageKind.QUESTION, body=question
+        )
+        locked.status = CaseStatus.NEEDS_INFO
+        locked.save(update_fields=["status"])
+        if locked.encounter is not None:
+            do_begin_encounter(locked.encounter, clinician=clinician)
+        item = case_work_item(locked)
+        if item is not None:
+            do_complete(clinician, item.pk)
+        _audit("case.request_info", clinician, locked)
+        notify_patient(locked, "Your clinician needs more information")
+    return locked
+
+
+def do_close_case(clinician: User, case: Case, reason: str) -> Case:
+    reason = _clean_text(reason, "reason")
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.status == CaseStatus.NEEDS_INFO:
+            # Parked: nobody holds it; a clinician with access to the patient may close it.
+            if clinician.role != Role.CLINICIAN:
+                raise ActionRefused("forbidden", "Only clinicians close cases.", status=403)
+        else:
+            check_reviewer(clinician, locked, CLOSABLE)
+        CaseMessage.objects.create(
+            case=locked, author=clinician, kind=MessageKind.CLOSED, body=reason
+        )
+        locked.status = CaseStatus.CLOSED
+        locked.closed_at = clock.now()
+        locked.save(update_fields=["status", "closed_at"])
+        _finish_review(clinician, locked)
+        _audit("case.close", clinician, locked)
+        notify_patient(locked, "Your online visit was closed")
+    return locked
+
+
+def do_escalate_case(clinician: User, case: Case, *, mode: str, reason: str) -> Case:
+    """The clinician wants to see the patient live: record the escalation request on the
+    async encounter (the hybrid work books the visit) and tell the patient."""
+    reason = _clean_text(reason, "reason", limit=2_000)
+    with transaction.atomic():
+        locked = _lock(case)
+        check_reviewer(clinician, locked, REVIEWABLE)
+        assert locked.encounter is not None
+        do_begin_encounter(locked.encounter, clinician=clinician)
+        request = do_request_escalation(clinician, locked.encounter, mode=mode, reason=reason)
+        CaseMessage.objects.create(
+            case=locked,
+            author=clinician,
+            kind=MessageKind.ESCALATED,
+            body=(
+                f"Your clinician would like to see you in a {EncounterMode(mode).label.lower()}."
+                " We will contact you to set it up."
+            ),
+        )
+        locked.status = CaseStatus.ESCALATED
+        locked.needs_live_visit = True
+        locked.save(update_fields=["status", "needs_live_visit"])
+        _finish_review(clinician, locked)
+        _audit("case.escalate", clinician, locked, escalation_request_id=request.pk, mode=mode)
+        notify_patient(locked, "Your clinician would like to see you live")
+    return locked
+
