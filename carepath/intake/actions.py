@@ -13,13 +13,14 @@ SLA rules
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from carepath.accounts.models import PatientProfile, Role, User
+from carepath.accounts.models import PatientProfile, Role, Specialty, User
 from carepath.audit.actions import do_record_audit
 from carepath.care.actions import (
     do_begin_encounter,
@@ -43,17 +44,22 @@ from carepath.intake.models import (
     CaseMessage,
     CaseStatus,
     MessageKind,
+    Questionnaire,
     RedFlagOutcome,
     ServiceLine,
 )
 from carepath.intake.questionnaires import (
     MAX_ANSWERS_BYTES,
     AnswersInvalid,
+    FieldError,
+    FieldsRefused,
+    QuestionnaireInvalid,
     build_tree,
     check_answers,
+    check_questionnaire,
     clean_answers,
 )
-from carepath.intake.red_flags import evaluate_red_flags
+from carepath.intake.red_flags import check_red_flag_rules, evaluate_red_flags
 from carepath.intake.selectors import (
     CASE_SUBJECT,
     case_work_item,
@@ -80,6 +86,7 @@ EMERGENCY_MESSAGE = (
     "Go to emergency care or call 911 now. Do not wait for an online answer."
 )
 
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 REVIEWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW})
 ANSWERABLE = REVIEWABLE | {CaseStatus.ESCALATED}
 CLOSABLE = ANSWERABLE | {CaseStatus.NEEDS_INFO}
@@ -653,3 +660,138 @@ def do_escalate_case(clinician: User, case: Case, *, mode: str, reason: str) -> 
         notify_patient(locked, "Your clinician would like to see you live")
     return locked
 
+
+
+# --- Admin: questionnaires and service lines ---------------------------------------------------
+
+ALLOWED_MODES = frozenset(EncounterMode.values) - {EncounterMode.ECONSULT, EncounterMode.MONITORING}
+
+
+def do_import_questionnaire(
+    admin: User, *, code: str, title: str, definition: Any
+) -> Questionnaire:
+    """Save a definition as the next version of `code` (or version 1). Nothing is saved when
+    check_questionnaire finds a problem: every problem is reported, by path."""
+    if admin.role != Role.ADMIN:
+        raise ActionRefused("forbidden", "Only administrators edit questionnaires.", status=403)
+    code = (code or "").strip()
+    if not SLUG.match(code):
+        raise ActionRefused(
+            "invalid_code", "Use lowercase letters, digits and dashes.", field="code", status=422
+        )
+    title = _clean_text(title, "title", limit=200)
+    errors = check_questionnaire(definition)
+    if errors:
+        raise QuestionnaireInvalid(errors)
+    with transaction.atomic():
+        latest = (
+            Questionnaire.objects.select_for_update().filter(code=code).order_by("-version").first()
+        )
+        questionnaire = Questionnaire.objects.create(
+            code=code,
+            version=(latest.version + 1) if latest else 1,
+            title=title,
+            definition=definition,
+            created_by=admin,
+        )
+        do_record_audit(
+            "questionnaire.import",
+            actor=admin,
+            object_type="questionnaire",
+            object_id=questionnaire.pk,
+            detail={"code": code, "version": questionnaire.version},
+        )
+    return questionnaire
+
+
+def check_service_line(
+    *,
+    code: str,
+    name: str,
+    questionnaire: Questionnaire | None,
+    sla_minutes: int,
+    specialty: Specialty | None,
+    allowed_modes: Any,
+    red_flag_rules: Any,
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not SLUG.match(code or ""):
+        errors.append({"field": "code", "message": "Use lowercase letters, digits and dashes."})
+    if not (name or "").strip() or len(name) > 120:
+        errors.append({"field": "name", "message": "Give a name (at most 120 characters)."})
+    if questionnaire is None:
+        errors.append({"field": "questionnaire", "message": "Choose a questionnaire."})
+    if specialty is None:
+        errors.append({"field": "specialty", "message": "Choose the specialty that answers."})
+    if not isinstance(sla_minutes, int) or not 1 <= sla_minutes <= 14 * 24 * 60:
+        errors.append({"field": "sla_minutes", "message": "The SLA is 1 minute to 14 days."})
+    if (
+        not isinstance(allowed_modes, list)
+        or not allowed_modes
+        or any(mode not in ALLOWED_MODES for mode in allowed_modes)
+    ):
+        errors.append(
+            {
+                "field": "allowed_modes",
+                "message": "Choose at least one of: " + ", ".join(sorted(ALLOWED_MODES)) + ".",
+            }
+        )
+    if questionnaire is not None:
+        errors.extend(check_red_flag_rules(red_flag_rules, questionnaire.definition))
+    return errors
+
+
+def do_save_service_line(
+    admin: User,
+    service_line: ServiceLine | None,
+    *,
+    code: str,
+    name: str,
+    description: str,
+    questionnaire: Questionnaire | None,
+    sla_minutes: int,
+    specialty: Specialty | None,
+    allowed_modes: list[str],
+    red_flag_rules: list[Any],
+    active: bool,
+) -> ServiceLine:
+    """Create or update a service line; refused as a whole with every problem listed."""
+    if admin.role != Role.ADMIN:
+        raise ActionRefused("forbidden", "Only administrators edit service lines.", status=403)
+    errors = check_service_line(
+        code=code,
+        name=name,
+        questionnaire=questionnaire,
+        sla_minutes=sla_minutes,
+        specialty=specialty,
+        allowed_modes=allowed_modes,
+        red_flag_rules=red_flag_rules,
+    )
+    clash = ServiceLine.objects.filter(code=code)
+    if service_line is not None:
+        clash = clash.exclude(pk=service_line.pk)
+    if clash.exists():
+        errors.append({"field": "code", "message": "Another service line has this code."})
+    if errors:
+        raise FieldsRefused("invalid_service_line", "The service line has errors.", errors)
+    assert questionnaire is not None and specialty is not None
+    with transaction.atomic():
+        line = service_line or ServiceLine()
+        line.code = code
+        line.name = name.strip()
+        line.description = (description or "").strip()[:2000]
+        line.questionnaire = questionnaire
+        line.sla_minutes = sla_minutes
+        line.specialty = specialty
+        line.allowed_modes = allowed_modes
+        line.red_flag_rules = red_flag_rules
+        line.active = active
+        line.save()
+        do_record_audit(
+            "service_line.save",
+            actor=admin,
+            object_type="service_line",
+            object_id=line.pk,
+            detail={"code": code, "questionnaire_id": questionnaire.pk, "active": active},
+        )
+    return line

@@ -997,9 +997,6 @@ def do_end_visit(user: User, visit_id: int) -> Visit:
         _audit(
             "visit.end", locked, actor=user, detail={"duration_seconds": locked.duration_seconds}
         )
-        events.publish_to_room(
-            locked.pk, {"type": "ended", "duration_seconds": locked.duration_seconds}
-        )
         for participant_id in participant_ids:
             events.publish_to_participant(participant_id, "participant.ended")
     return locked

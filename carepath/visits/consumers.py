@@ -8,6 +8,7 @@ offers, answers, candidates or chat, and may send nothing but "join"/"ping" (a j
 Every socket has a token bucket (4429 when exceeded); malformed messages are answered with an
 error and never relayed. Offers/answers/candidates go to one peer of the same room only."""
 
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -58,30 +59,28 @@ def authenticate_socket(
 ) -> Participant | None:
     """The participant this socket speaks for, or None (audited)."""
     user = _signed_in_user(scope)
-    session = scope.get("session")
     participant: Participant | None = None
-    code = "not_participant"
     try:
         if link_token:
             opened = actions.do_open_link(
-                visit_id,
-                link_token,
-                user=user,
-                bound_participant=None,
-                staff_mfa_ok=user is not None,
+                visit_id, link_token, user=user, bound_participant=None, staff_mfa_ok=True
             )
             participant = opened.participant
+            if participant is None:  # a guest link: guests use the session that named them
+                return _deny(visit_id, user, "guest_needs_session")
         else:
-            participant = find_participant(visit_id, user, session)
+            participant = find_participant(visit_id, user, scope.get("session"))
             if participant is None and user is not None:
                 visit = Visit.objects.filter(pk=visit_id).first()
                 if visit is not None and entitled_role(user, visit) is not None:
                     participant = actions.do_ensure_participant(visit, user)
     except ActionRefused as refused:
-        # do_open_link has audited its own refusal.
+        # do_open_link audits its own refusals.
         return None if link_token else _deny(visit_id, user, refused.code)
-    if participant is None or participant.state == AdmissionState.REMOVED:
-        return None if link_token and participant is None else _deny(visit_id, user, code)
+    if participant is None:
+        return _deny(visit_id, user, "not_participant")
+    if participant.state == AdmissionState.REMOVED:
+        return _deny(visit_id, user, "removed")
     if not participant.visit.is_live:
         return _deny(visit_id, user, "visit_over")
     return participant
@@ -329,8 +328,6 @@ class VisitSignalConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _send(self, payload: dict[str, Any]) -> None:
         if not self.closing:
-            import json
-
             await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
     async def _error(self, code: str, message: str) -> None:

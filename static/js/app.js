@@ -25,5 +25,21 @@ function liveNotifications() {
   });
 }
 
+// Panels that phones keep folded (e.g. the audit filters) start open on wide screens.
+function openPanelsOnWideScreens() {
+  if (!window.matchMedia("(min-width: 48rem)").matches) return;
+  for (const panel of document.querySelectorAll("details[data-open-wide]")) panel.open = true;
+}
+
+// Authenticator and recovery codes are digits: bring up the number pad on phones.
+function numericCodeFields() {
+  for (const input of document.querySelectorAll("input[autocomplete=one-time-code]")) {
+    input.inputMode = "numeric";
+    input.spellcheck = false;
+  }
+}
+
 wireGotoPatient();
 liveNotifications();
+openPanelsOnWideScreens();
+numericCodeFields();
