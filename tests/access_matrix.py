@@ -49,6 +49,7 @@ PAGES: dict[str, frozenset[str]] = {
     "healthz": PUBLIC,
     "metrics": PUBLIC,
     "patient/": PATIENT,
+    "patient/profile/": PATIENT,
     "patient/consent/": PATIENT,
     "patient/consent/revoke/": PATIENT,
     "staff/": STAFF,

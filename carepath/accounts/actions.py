@@ -12,6 +12,7 @@ from carepath.accounts.models import (
     ApiToken,
     ClinicianProfile,
     License,
+    PatientProfile,
     Role,
     StaffInvitation,
     User,
@@ -253,3 +254,26 @@ def do_revoke_api_token(user: User, token: ApiToken) -> ApiToken:
                 "api_token.revoke", actor=user, object_type="api_token", object_id=token.pk
             )
     return token
+
+
+def do_update_patient_contact(
+    patient: User, *, phone: str, state: str, preferred_language: str, time_zone: str
+) -> PatientProfile:
+    with transaction.atomic():
+        profile = PatientProfile.objects.select_for_update().get(user=patient)
+        before = {"state": profile.state, "language": profile.preferred_language}
+        profile.phone = phone
+        profile.state = state
+        profile.preferred_language = preferred_language
+        profile.save()
+        patient.time_zone = time_zone
+        patient.save(update_fields=["time_zone"])
+        do_record_audit(
+            "patient.update",
+            actor=patient,
+            object_type="patient",
+            object_id=patient.pk,
+            patient_id=patient.pk,
+            detail={"before": before, "after": {"state": state, "language": preferred_language}},
+        )
+    return profile

@@ -70,3 +70,12 @@ class PatientSignupForm(PatientDetailsForm):
                 state=data["state"],
                 preferred_language=data["preferred_language"],
             )
+
+
+class PatientContactForm(forms.Form):
+    """What a patient may change themselves; name and date of birth go through staff."""
+
+    phone = forms.CharField(max_length=32, required=False)
+    state = forms.ChoiceField(choices=UsState.choices, label="State you live in")
+    preferred_language = forms.ChoiceField(choices=Language.choices)
+    time_zone = forms.ChoiceField(choices=US_TIME_ZONES)

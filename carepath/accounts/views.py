@@ -13,8 +13,9 @@ from carepath.accounts.admin_forms import (
     StaffFlagsForm,
     TokenForm,
 )
+from carepath.accounts.forms import PatientContactForm
 from carepath.accounts.mfa import has_totp
-from carepath.accounts.models import ApiToken, License, Role, User
+from carepath.accounts.models import ApiToken, License, PatientProfile, Role, User
 from carepath.accounts.selectors import (
     clinician_profile,
     open_invitations,
@@ -23,6 +24,7 @@ from carepath.accounts.selectors import (
     tokens_of,
     usable_invitation,
 )
+from carepath.audit.actions import do_record_audit
 from carepath.core.decorators import request_user, role_required
 from carepath.core.errors import ActionRefused
 
@@ -226,4 +228,34 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
             "tokens": tokens_of(user),
             "issued": issued,
         },
+    )
+
+
+@role_required(Role.PATIENT)
+def patient_profile(request: HttpRequest) -> HttpResponse:
+    patient = request_user(request)
+    profile = PatientProfile.objects.get(user=patient)
+    initial = {
+        "phone": profile.phone,
+        "state": profile.state,
+        "preferred_language": profile.preferred_language,
+        "time_zone": patient.time_zone,
+    }
+    form = PatientContactForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        actions.do_update_patient_contact(patient, **form.cleaned_data)
+        messages.success(request, "Your details are saved.")
+        return HttpResponseRedirect("/patient/")
+    do_record_audit(
+        "patient.read",
+        actor=patient,
+        object_type="patient",
+        object_id=patient.pk,
+        patient_id=patient.pk,
+    )
+    return render(
+        request,
+        "accounts/patient_profile.html",
+        {"form": form, "profile": profile},
+        status=400 if form.errors else 200,
     )

@@ -135,11 +135,14 @@ def register_routers() -> None:
     from carepath.access.api import router as access_router
     from carepath.accounts.api import router as accounts_router
     from carepath.audit.api import router as audit_router
+    from carepath.care.api import router as care_router
     from carepath.consent.api import router as consent_router
-    from carepath.notifications.api import router as notifications_router
-    from carepath.workqueue.api import router as queue_router
+    from carepath.econsults.api import router as econsults_router
     from carepath.files.api import router as files_router
+    from carepath.intake.api import router as intake_router
+    from carepath.notifications.api import router as notifications_router
     from carepath.scheduling.api import router as scheduling_router
+    from carepath.workqueue.api import router as queue_router
 
     api.add_router("/", accounts_router)
     api.add_router("/patients", access_router)
@@ -148,6 +151,9 @@ def register_routers() -> None:
     api.add_router("/notifications", notifications_router)
     api.add_router("/queue", queue_router)
     api.add_router("/files", files_router)
+    api.add_router("/care", care_router)
+    api.add_router("/intake", intake_router)
+    api.add_router("/econsults", econsults_router)
     api.add_router("/scheduling", scheduling_router)
 
 

@@ -11,7 +11,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_links": []}
     links = [("/home/", "Home")]
     if user.role == Role.PATIENT:
-        links += [("/patient/consent/", "Consent")]
+        links += [("/patient/profile/", "My details"), ("/patient/consent/", "Consent")]
         links += [("/patient/appointments/", "Visits")]
     else:
         links += [("/staff/patients/", "Patients")]

@@ -82,11 +82,10 @@ def plan_reminders(appointment: Appointment) -> list[PlannedReminder]:
 def enqueue_reminder(reminder: PlannedReminder) -> None:
     """The enqueue seam. Backends that cannot defer (the test suite's ImmediateBackend) would
     refuse run_after (or run at once and send a day early), so reminders are skipped there."""
-    deferred = send_appointment_reminder.using(run_after=reminder.run_after)
-    if not deferred.get_backend().supports_defer:
+    if not send_appointment_reminder.get_backend().supports_defer:
         logger.info("task backend cannot defer; reminder not enqueued")
         return
-    deferred.enqueue(reminder.appointment_id, reminder.offset_minutes, reminder.version)
+    send_appointment_reminder.using(run_after=reminder.run_after).enqueue(reminder.appointment_id, reminder.offset_minutes, reminder.version)
 
 
 def schedule_reminders(appointment: Appointment) -> list[PlannedReminder]:

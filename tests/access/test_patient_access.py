@@ -1,7 +1,6 @@
 import datetime as dt
 from collections.abc import Callable
 
-import pytest
 from django.core import mail
 from django.test import Client
 
@@ -109,7 +108,8 @@ def test_break_the_glass_is_reasoned_time_boxed_alerted_and_audited(
     assert granted.status_code == 201
     assert client.get(f"/api/v1/patients/{alice.pk}").status_code == 200
     start = last_event("break_glass.start")
-    assert start.outcome == "allowed" and start.patient_id == alice.pk
+    assert start.outcome == "allowed"
+    assert start.patient_id == alice.pk
     assert "Unresponsive" in start.detail["reason"]
     assert Notification.objects.filter(user=ada, kind="break_glass").exists()
     assert any(ada.email in message.to for message in mail.outbox)

@@ -19,7 +19,8 @@ def test_staff_session_without_mfa_sees_no_patient_data(
     assert api.json()["error"]["code"] == "mfa_required"
     page = client.get(f"/staff/patients/{alice.pk}/")
     # Has TOTP but this session skipped it: signed out and sent back through the MFA login.
-    assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
+    assert page.status_code == 302
+    assert page["Location"].startswith("/accounts/login/")
 
 
 def test_staff_without_totp_is_sent_to_set_it_up(clinic: None, alice: User) -> None:

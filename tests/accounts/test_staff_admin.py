@@ -131,7 +131,8 @@ def test_staff_admin_pages(client_for: ClientFor, ada: User, dr_ny: User) -> Non
     assert admin.get("/staff/admin/").status_code == 200
     assert admin.get("/staff/admin/staff/").status_code == 200
     page = admin.get(f"/staff/admin/staff/{dr_ny.pk}/")
-    assert page.status_code == 200 and b"State licenses" in page.content
+    assert page.status_code == 200
+    assert b"State licenses" in page.content
     saved = admin.post(
         f"/staff/admin/staff/{dr_ny.pk}/",
         {"form": "license", "state": "NJ", "number": "", "expires_on": "2031-05-01"},
@@ -140,4 +141,30 @@ def test_staff_admin_pages(client_for: ClientFor, ada: User, dr_ny: User) -> Non
     invalid = admin.post(
         f"/staff/admin/staff/{dr_ny.pk}/", {"form": "license", "state": "NJ", "expires_on": "soon"}
     )
-    assert invalid.status_code == 400 and b"Enter a valid date" in invalid.content
+    assert invalid.status_code == 400
+    assert b"Enter a valid date" in invalid.content
+
+
+def test_patient_updates_own_contact_details(client_for: ClientFor, alice: User, bob: User) -> None:
+    client = client_for(alice)
+    assert client.get("/patient/profile/").status_code == 200
+    bad = client.post(
+        "/patient/profile/",
+        {"state": "ZZ", "preferred_language": "en", "time_zone": "America/Chicago"},
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        "/patient/profile/",
+        {
+            "phone": "+1 512 555 0101",
+            "state": "NM",
+            "preferred_language": "es",
+            "time_zone": "America/Denver",
+        },
+    )
+    assert ok.status_code == 302
+    alice.refresh_from_db()
+    assert alice.time_zone == "America/Denver"
+    assert alice.patient_profile.state == "NM"
+    assert AuditEvent.objects.filter(action="patient.update", patient_id=alice.pk).exists()
+    assert client_for(bob).get("/patient/profile/").context["profile"].user_id == bob.pk

@@ -3,6 +3,7 @@
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from allauth.mfa import app_settings as mfa_settings
@@ -171,3 +172,10 @@ def restore_audit_triggers() -> None:
     if connection.vendor in {"postgresql", "sqlite"} and not audit_triggers_present():
         with connection.schema_editor(atomic=False) as editor:
             _TRIGGERS.create_triggers(django_apps, editor)
+
+
+def assert_reads_well(page: Page, shots: Path, name: str) -> None:
+    """Screenshot the page (to look at) and fail on phone layout problems."""
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    found = layout_problems(page)
+    assert not found, "\n".join(found)

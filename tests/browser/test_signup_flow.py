@@ -1,6 +1,7 @@
 """A patient signs up on a phone: details, e-mail verification, consent, home."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -9,6 +10,7 @@ from playwright.sync_api import Page, expect
 from carepath.accounts.models import PatientProfile, Role, User
 from carepath.consent.models import ConsentAcceptance
 from tests.browser.conftest import NewContext
+from tests.browser.helpers import assert_reads_well
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +37,7 @@ def fill_signup(page: Page, email: str, password: str, password_again: str | Non
 
 
 def test_patient_signs_up_verifies_email_and_consents(
-    live_server_url: str, new_context: NewContext, clinic: None
+    live_server_url: str, new_context: NewContext, screenshot_dir: Path, clinic: None
 ) -> None:
     page = new_context().new_page()
     page.goto(f"{live_server_url}/")
@@ -43,10 +45,12 @@ def test_patient_signs_up_verifies_email_and_consents(
     expect(page).to_have_url(f"{live_server_url}/accounts/signup/")
 
     fill_signup(page, "marisol@example.com", GOOD_PASSWORD)
+    assert_reads_well(page, screenshot_dir, "signup-filled")
     page.get_by_role("button", name="Create account").click()
 
     expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+    assert_reads_well(page, screenshot_dir, "verification-sent")
 
     user = User.objects.get(email="marisol@example.com")
     assert user.role == Role.PATIENT
@@ -69,12 +73,14 @@ def test_patient_signs_up_verifies_email_and_consents(
 
     page.goto(links[0])
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your e-mail address")
+    assert_reads_well(page, screenshot_dir, "email-confirm")
     page.get_by_role("button", name="Confirm").click()
 
     # Signed in, and sent to consent before any care page.
     expect(page).to_have_url(re.compile(r"/patient/consent/\?next=%2Fpatient%2F$"))
     checkboxes = page.get_by_role("checkbox")
     assert checkboxes.count() == 2
+    assert_reads_well(page, screenshot_dir, "consent-after-signup")
     for index in range(checkboxes.count()):
         checkboxes.nth(index).check()
     page.get_by_role("button", name="Accept and continue").click()
@@ -94,7 +100,12 @@ def test_patient_signs_up_verifies_email_and_consents(
     ],
 )
 def test_signup_refuses_weak_password_beside_the_field(
-    live_server_url: str, new_context: NewContext, clinic: None, password: str, message: str
+    live_server_url: str,
+    new_context: NewContext,
+    screenshot_dir: Path,
+    clinic: None,
+    password: str,
+    message: str,
 ) -> None:
     page = new_context().new_page()
     page.goto(f"{live_server_url}/accounts/signup/")
@@ -108,6 +119,7 @@ def test_signup_refuses_weak_password_beside_the_field(
     expect(page.locator(".field.has-error input[name=password1]")).to_have_count(1)
     expect(page.get_by_label("First name")).to_have_value(DETAILS["first_name"])
     expect(page.get_by_label("State you live in")).to_have_value("TX")
+    assert_reads_well(page, screenshot_dir, f"signup-error-{message.replace(' ', '-')}")
     assert not User.objects.filter(email="weak@example.com").exists()
     assert mail.outbox == []
 

@@ -2,6 +2,7 @@
 see any patient information."""
 
 import re
+from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -12,7 +13,7 @@ from carepath.accounts.actions import do_invite_staff
 from carepath.accounts.models import Role, User
 from carepath.audit.models import AuditEvent, Outcome
 from tests.browser.conftest import NewContext
-from tests.browser.helpers import fresh_totp_code, totp_code, totp_secret_of
+from tests.browser.helpers import assert_reads_well, fresh_totp_code, totp_code, totp_secret_of
 from tests.personas import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ def test_clinician_signs_in_with_totp(
 
 
 def test_wrong_totp_code_is_refused(
-    live_server_url: str, new_context: NewContext, dr_tex: User
+    live_server_url: str, new_context: NewContext, screenshot_dir: Path, dr_tex: User
 ) -> None:
     page = new_context().new_page()
     sign_in_with_password(page, live_server_url, dr_tex.email, PASSWORD)
@@ -58,6 +59,7 @@ def test_wrong_totp_code_is_refused(
 
     expect(page).to_have_url(f"{live_server_url}/accounts/2fa/authenticate/")
     expect(page.locator(".field.has-error .field-error")).to_have_text("Incorrect code.")
+    assert_reads_well(page, screenshot_dir, "mfa-authenticate-wrong-code")
     assert AuditEvent.objects.filter(action="auth.mfa", outcome=Outcome.DENIED).exists()
     # Still not signed in: the staff home sends the browser back to the unfinished sign-in.
     page.goto(f"{live_server_url}/staff/")
@@ -66,7 +68,7 @@ def test_wrong_totp_code_is_refused(
 
 
 def test_invited_staff_sets_password_then_must_activate_totp(
-    live_server_url: str, new_context: NewContext, ada: User
+    live_server_url: str, new_context: NewContext, screenshot_dir: Path, ada: User
 ) -> None:
     do_invite_staff(ada, "nia.nurse@example.com", Role.TELEFACILITATOR, base_url=live_server_url)
     assert len(mail.outbox) == 1
@@ -78,6 +80,7 @@ def test_invited_staff_sets_password_then_must_activate_totp(
     page = new_context().new_page()
     page.goto(links[0])
     expect(page.get_by_role("heading", level=1)).to_have_text("Join Carepath")
+    assert_reads_well(page, screenshot_dir, "invitation")
     page.get_by_label("First name").fill("Nia")
     page.get_by_label("Last name").fill("Nurse")
     page.get_by_label("Password", exact=True).fill("granite-lantern-orbit-77")
@@ -100,6 +103,7 @@ def test_invited_staff_sets_password_then_must_activate_totp(
     page.goto(f"{live_server_url}/staff/patients/")
     expect(page).to_have_url(reauthenticate)
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    assert_reads_well(page, screenshot_dir, "reauthenticate")
     page.get_by_label("Password").fill("granite-lantern-orbit-77")
     page.get_by_role("button", name="Confirm").click()
     expect(page).to_have_url(activate)
@@ -108,6 +112,7 @@ def test_invited_staff_sets_password_then_must_activate_totp(
         expect(page).to_have_url(activate)
     expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor authentication")
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
+    assert_reads_well(page, screenshot_dir, "totp-activate")
 
     secret = page.get_by_label("Secret").input_value()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
@@ -116,6 +121,7 @@ def test_invited_staff_sets_password_then_must_activate_totp(
 
     expect(page).to_have_url(f"{live_server_url}/accounts/2fa/recovery-codes/")
     expect(page.get_by_label("Unused codes")).not_to_be_empty()
+    assert_reads_well(page, screenshot_dir, "recovery-codes")
     page.get_by_role("link", name="Continue").click()
     expect(page).to_have_url(f"{live_server_url}/staff/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Telefacilitator home")

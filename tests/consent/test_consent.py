@@ -62,7 +62,8 @@ def test_consent_page_form_flow(client_for: ClientFor, carol: User) -> None:
     missing = client.post("/patient/consent/", {"documents": ids[:1], "next": "/patient/"})
     assert missing.status_code == 400
     done = client.post("/patient/consent/", {"documents": ids, "next": "https://evil.example/"})
-    assert done.status_code == 302 and done["Location"] == "/patient/"
+    assert done.status_code == 302
+    assert done["Location"] == "/patient/"
 
 
 def test_a_new_version_asks_again(alice: User, ada: User) -> None:

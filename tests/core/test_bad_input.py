@@ -56,7 +56,8 @@ def test_missing_csrf_on_a_session_request(alice: User) -> None:
     response = client.post("/api/v1/tokens", {"name": "x"}, content_type=JSON)
     assert_error_shape(response, 403, "csrf_failed")
     page = client.post("/patient/consent/", {"documents": ["1"]})
-    assert page.status_code == 403 and b"Please try again" in page.content
+    assert page.status_code == 403
+    assert b"Please try again" in page.content
 
 
 def test_unknown_url_and_wrong_method_under_the_api() -> None:

@@ -16,7 +16,9 @@ def test_healthz_reports_database_channel_layer_and_tasks() -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["database"]["ok"] and body["channel_layer"]["ok"] and body["task_backend"]["ok"]
+    assert body["database"]["ok"]
+    assert body["channel_layer"]["ok"]
+    assert body["task_backend"]["ok"]
     assert body["task_backend"]["backend"].endswith("Backend")
 
 
@@ -36,13 +38,15 @@ def test_request_id_is_echoed_or_made() -> None:
         "abc12345-trace"
     )
     made = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces")["X-Request-ID"]
-    assert len(made) == 32 and " " not in made
+    assert len(made) == 32
+    assert " " not in made
 
 
 def test_pages_forbid_other_origins() -> None:
     response = Client().get("/accounts/login/")
     policy = response["Content-Security-Policy"]
-    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"http://" not in response.content.replace(b"http://testserver", b"")
@@ -62,7 +66,9 @@ def test_request_logs_are_json_without_health_information(
     payload = json.loads(line)
     assert payload["route"] == "api/v1/patients/<int:patient_id>"
     assert payload["status"] == 200
-    assert "rash" not in line and "Alice" not in line and "TX" not in line
+    assert "rash" not in line
+    assert "Alice" not in line
+    assert "TX" not in line
 
 
 def test_openapi_document_is_served() -> None:

@@ -13,8 +13,9 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(capsys: pytest.CaptureFix
     call_command("seed_demo")
     second = capsys.readouterr().out
     assert User.objects.filter(email="dr.reyes@demo.carepath.localhost").count() == 1
-    assert "TOTP secret" in first and "patient@demo.carepath.localhost" in first
-    secret_line = [line for line in first.splitlines() if "dr.reyes" in line][0]
+    assert "TOTP secret" in first
+    assert "patient@demo.carepath.localhost" in first
+    secret_line = next(line for line in first.splitlines() if "dr.reyes" in line)
     assert secret_line.split("TOTP secret ")[1].split()[0] in second  # same secret kept
     patient = User.objects.get(email="patient@demo.carepath.localhost")
     assert has_current_consent(patient)

@@ -22,7 +22,8 @@ async def connect(user: Any) -> WebsocketCommunicator:
 async def test_anonymous_socket_is_closed() -> None:
     communicator = await connect(AnonymousUser())
     connected, code = await communicator.connect()
-    assert not connected and code == 4401
+    assert not connected
+    assert code == 4401
 
 
 async def test_a_new_notification_reaches_only_its_owner(
@@ -30,7 +31,8 @@ async def test_a_new_notification_reaches_only_its_owner(
 ) -> None:
     alice_socket = await connect(alice)
     bob_socket = await connect(bob)
-    assert (await alice_socket.connect())[0] and (await bob_socket.connect())[0]
+    assert (await alice_socket.connect())[0]
+    assert (await bob_socket.connect())[0]
     await database_sync_to_async(notify_user)(alice, kind="test", title="Your answer is ready")
     message = await alice_socket.receive_json_from(timeout=2)
     assert message["notification"]["title"] == "Your answer is ready"

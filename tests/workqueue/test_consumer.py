@@ -1,6 +1,7 @@
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db import connection
 from channels.testing import WebsocketCommunicator
 
 from carepath.asgi import application
@@ -40,6 +41,7 @@ async def test_a_patient_socket_is_closed_and_audited(flushable_db: None) -> Non
     connected, _code = await socket.connect()
     assert not connected
     await socket.disconnect()
+    await database_sync_to_async(connection.close)()
     denied = await database_sync_to_async(
         AuditEvent.objects.filter(
             action="work_item.subscribe", actor_id=who["alice"].pk, outcome="denied"
@@ -54,6 +56,7 @@ async def test_staff_without_mfa_in_session_is_refused(flushable_db: None) -> No
     connected, _code = await socket.connect()
     assert not connected
     await socket.disconnect()
+    await database_sync_to_async(connection.close)()
 
 
 async def test_staff_receive_a_claim_event_without_health_information(flushable_db: None) -> None:
@@ -73,3 +76,4 @@ async def test_staff_receive_a_claim_event_without_health_information(flushable_
     assert "Mole" not in str(message)
     assert "patient" not in str(message)
     await socket.disconnect()
+    await database_sync_to_async(connection.close)()

@@ -1,0 +1,258 @@
+"""Visit pages: the list, on-demand request, link entry, waiting room and the visit room.
+Guests (no account) reach the link, waiting and room pages through their link's session."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from carepath.accounts.mfa import staff_mfa_satisfied
+from carepath.accounts.models import Role, Specialty, User
+from carepath.audit.actions import do_record_audit
+from carepath.audit.models import Outcome
+from carepath.core.decorators import consent_required, request_user, role_required
+from carepath.core.errors import ActionRefused
+from carepath.visits import actions
+from carepath.visits.forms import GuestNameForm, OnDemandForm
+from carepath.visits.models import (
+    AdmissionState,
+    Participant,
+    ParticipantRole,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
+from carepath.visits.protocol import VITALS
+from carepath.visits.selectors import (
+    SESSION_KEY,
+    bound_participant_id,
+    entitled_role,
+    estimate_wait,
+    find_participant,
+    visits_for,
+)
+
+
+def _signed_in(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def _page_participant(request: HttpRequest, visit_id: int, action: str) -> Participant:
+    user = _signed_in(request)
+    participant = find_participant(visit_id, user, request.session)
+    if participant is None and user is not None:
+        visit = Visit.objects.filter(pk=visit_id).first()
+        if visit is not None and entitled_role(user, visit) is not None:
+            participant = actions.do_ensure_participant(visit, user)
+    if participant is None:
+        visit = Visit.objects.filter(pk=visit_id).only("patient_id").first()
+        do_record_audit(
+            action,
+            actor=user,
+            object_type="visit",
+            object_id=visit_id,
+            patient_id=visit.patient_id if visit else None,
+            outcome=Outcome.DENIED,
+        )
+        raise Http404("No visit with that id.")
+    do_record_audit(
+        action,
+        actor=user,
+        object_type="visit",
+        object_id=visit_id,
+        patient_id=participant.visit.patient_id,
+        detail={"participant_id": participant.pk},
+    )
+    return participant
+
+
+def _bind(request: HttpRequest, visit_id: int, participant: Participant) -> None:
+    bound = dict(request.session.get(SESSION_KEY) or {})
+    bound[str(visit_id)] = participant.pk
+    request.session[SESSION_KEY] = bound
+
+
+@login_required
+def visit_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    visits = list(visits_for(user)[:50])
+    for visit in visits:
+        do_record_audit(
+            "visit.list",
+            actor=user,
+            object_type="visit",
+            object_id=visit.pk,
+            patient_id=visit.patient_id,
+        )
+    on_demand: list[Any] = []
+    if user.role == Role.CLINICIAN:
+        from carepath.workqueue.models import WorkItemKind
+        from carepath.workqueue.selectors import eligible_items_for
+
+        on_demand = list(eligible_items_for(user).filter(kind=WorkItemKind.ON_DEMAND)[:20])
+    return render(
+        request,
+        "visits/list.html",
+        {"visits": visits, "on_demand": on_demand, "is_patient": user.role == Role.PATIENT},
+    )
+
+
+@role_required(Role.PATIENT)
+@consent_required
+def on_demand(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    form = OnDemandForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = actions.do_request_on_demand(
+                user,
+                reason=form.cleaned_data["reason"],
+                specialty_code=form.cleaned_data["service"],
+            )
+        except ActionRefused as refused:
+            form.add_error(refused.field or None, refused.message)
+        else:
+            return HttpResponseRedirect(f"/visits/{visit.pk}/wait/")
+    return render(
+        request, "visits/on_demand.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+def appointment_entry(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """The way into an appointment's visit from the schedule (patient or clinician)."""
+    from carepath.scheduling.selectors import access_appointment
+
+    user = request_user(request)
+    appointment = access_appointment(user, appointment_id, action="appointment.join")
+    if user.pk not in (appointment.patient_id, appointment.clinician_id):
+        raise Http404("No visit for you here.")
+    try:
+        visit = actions.do_open_visit_for_appointment(appointment, by=user)
+    except ActionRefused as refused:
+        return _refused_page(request, refused.message, status=refused.status)
+    if user.pk == visit.clinician_id:
+        return HttpResponseRedirect(f"/visits/{visit.pk}/")
+    return HttpResponseRedirect(f"/visits/{visit.pk}/wait/")
+
+
+def _refused_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(request, "visits/link_refused.html", {"message": message}, status=status)
+
+
+@never_cache
+def join_link(request: HttpRequest, visit_id: int, token: str) -> HttpResponse:
+    """A visit link: refused with a clear page when wrong, expired or for another visit;
+    guests give their name first; then the waiting room."""
+    user = _signed_in(request)
+    form = GuestNameForm(request.POST or None)
+    guest_name = None
+    if request.method == "POST" and form.is_valid():
+        guest_name = form.cleaned_data["name"]
+    try:
+        opened = actions.do_open_link(
+            visit_id,
+            token,
+            user=user,
+            bound_participant=bound_participant_id(request.session, visit_id),
+            guest_name=guest_name,
+            staff_mfa_ok=user is not None and staff_mfa_satisfied(request, user),
+        )
+    except actions.LinkRefused as refused:
+        if refused.code == "sign_in":
+            path = request.get_full_path()
+            next_url = path if url_has_allowed_host_and_scheme(path, None) else "/"
+            return HttpResponseRedirect(f"/accounts/login/?next={next_url}")
+        return _refused_page(request, refused.message, status=refused.status)
+    except ActionRefused as refused:
+        form.add_error(refused.field or None, refused.message)
+        opened = None
+    if opened is None or opened.participant is None:
+        label = opened.link.get_role_display() if opened else ""
+        return render(
+            request,
+            "visits/join_name.html",
+            {"form": form, "role": label},
+            status=400 if form.errors else 200,
+        )
+    _bind(request, visit_id, opened.participant)
+    if opened.participant.is_admitted:
+        return HttpResponseRedirect(f"/visits/{visit_id}/")
+    return HttpResponseRedirect(f"/visits/{visit_id}/wait/")
+
+
+def _context(participant: Participant) -> dict[str, Any]:
+    visit = participant.visit
+    return {
+        "visit": visit,
+        "participant": participant,
+        "is_clinician": participant.role == ParticipantRole.CLINICIAN,
+        "is_patient": participant.role == ParticipantRole.PATIENT,
+        "is_facilitator": participant.role == ParticipantRole.TELEFACILITATOR,
+        "may_invite": participant.role in (ParticipantRole.CLINICIAN, ParticipantRole.PATIENT)
+        and participant.user_id is not None,
+        "vitals": [
+            {"name": name, "display": spec[1], "unit": spec[2], "low": spec[3], "high": spec[4]}
+            for name, spec in VITALS.items()
+        ],
+    }
+
+
+@never_cache
+def waiting_room(request: HttpRequest, visit_id: int) -> HttpResponse:
+    participant = _page_participant(request, visit_id, "visit.wait")
+    visit = participant.visit
+    if participant.role == ParticipantRole.CLINICIAN:
+        return HttpResponseRedirect(f"/visits/{visit_id}/")
+    if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
+        return render(request, "visits/ended.html", _context(participant))
+    context = _context(participant)
+    context["estimate"] = estimate_wait(visit)
+    context["on_demand"] = visit.kind == VisitKind.ON_DEMAND
+    return render(request, "visits/wait.html", context)
+
+
+@never_cache
+def room(request: HttpRequest, visit_id: int) -> HttpResponse:
+    participant = _page_participant(request, visit_id, "visit.room")
+    visit = participant.visit
+    if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
+        return render(request, "visits/ended.html", _context(participant))
+    if participant.state != AdmissionState.ADMITTED:
+        return HttpResponseRedirect(f"/visits/{visit_id}/wait/")
+    context = _context(participant)
+    context["intake_url"] = _intake_url(visit) if context["is_clinician"] else ""
+    return render(request, "visits/room.html", context)
+
+
+def _intake_url(visit: Visit) -> str:
+    """Where the clinician reads the intake answers of a visit that required one."""
+    if visit.appointment is None:
+        return ""
+    try:
+        from carepath.scheduling.selectors import intake_case_for
+
+        case = intake_case_for(visit.appointment)
+    except (ImportError, AttributeError):
+        return ""
+    return f"/staff/cases/{case.pk}/" if case is not None else ""
+
+
+@require_POST
+@role_required(Role.CLINICIAN)
+def take(request: HttpRequest, visit_id: int) -> HttpResponse:
+    try:
+        visit = actions.do_take_on_demand(request_user(request), visit_id)
+    except ActionRefused as refused:
+        messages.error(request, refused.message)
+        return HttpResponseRedirect("/visits/")
+    return HttpResponseRedirect(f"/visits/{visit.pk}/")
+
+
+__all__ = ["Specialty"]
