@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from carepath.accounts.mfa import staff_mfa_satisfied
-from carepath.accounts.models import Role, Specialty, User
+from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
 from carepath.core.decorators import consent_required, request_user, role_required
@@ -254,5 +254,3 @@ def take(request: HttpRequest, visit_id: int) -> HttpResponse:
         return HttpResponseRedirect("/visits/")
     return HttpResponseRedirect(f"/visits/{visit.pk}/")
 
-
-__all__ = ["Specialty"]

@@ -16,7 +16,7 @@ def record_events(count: int) -> list[AuditEvent]:
     return [do_record_audit("test.event", object_type="thing", object_id=i) for i in range(count)]
 
 
-def tamper(sql: str, params: list[object]) -> None:
+def tamper(sql: str, params: list[int | str]) -> None:
     """What an attacker with database access would do: switch the guard off, then write."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -74,13 +74,16 @@ def test_audit_verify_notices_a_deleted_tail() -> None:
     ids=["update", "delete"],
 )
 def test_database_refuses_update_and_delete(
-    statement: Callable[[int], tuple[str, list[object]]],
+    statement: Callable[[int], tuple[str, list[int]]],
 ) -> None:
     event = record_events(1)[0]
     sql, params = statement(event.pk)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
     assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
 
 

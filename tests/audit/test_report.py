@@ -31,16 +31,20 @@ def test_report_filters_by_patient_user_action_and_time(
 ) -> None:
     seed_events(alice, bob)
     client = client_for(ada)
-    by_patient = client.get("/api/v1/audit/events", {"patient_id": alice.pk, "action": "patient"})
+    by_patient = client.get(
+        "/api/v1/audit/events", data={"patient_id": str(alice.pk), "action": "patient"}
+    )
     assert {e["actor_id"] for e in by_patient.json()["items"]} == {alice.pk, bob.pk}
-    denied = client.get("/api/v1/audit/events", {"outcome": "denied"}).json()["items"]
+    denied = client.get("/api/v1/audit/events", data={"outcome": "denied"}).json()["items"]
     assert [(e["actor_id"], e["patient_id"]) for e in denied] == [(bob.pk, alice.pk)]
     window = client.get(
         "/api/v1/audit/events",
-        {"since": "2026-11-02T00:00:00Z", "until": "2026-11-03T00:00:00Z", "actor_id": bob.pk},
+        {"since": "2026-11-02T00:00:00Z", "until": "2026-11-03T00:00:00Z", "actor_id": str(bob.pk)},
     )
     assert window.json()["count"] == 2
-    oldest_first = client.get("/api/v1/audit/events", {"sort": "occurred_at", "action": "patient"})
+    oldest_first = client.get(
+        "/api/v1/audit/events", data={"sort": "occurred_at", "action": "patient"}
+    )
     times = [e["occurred_at"] for e in oldest_first.json()["items"]]
     assert times == sorted(times)
 
@@ -50,7 +54,7 @@ def test_report_page_and_csv_export(
 ) -> None:
     seed_events(alice, bob)
     client = client_for(ada)
-    page = client.get("/staff/admin/audit/", {"patient": alice.pk, "sort": "-occurred_at"})
+    page = client.get("/staff/admin/audit/", {"patient": str(alice.pk), "sort": "-occurred_at"})
     assert page.status_code == 200
     assert b"denied" in page.content
     bad = client.get("/staff/admin/audit/", {"since": "yesterday-ish"})

@@ -64,9 +64,10 @@ def reset_task_backends() -> None:
     from asgiref.local import Local
     from django.tasks import task_backends
 
-    task_backends.__dict__.pop("settings", None)
-    task_backends._settings = None
-    task_backends._connections = Local(task_backends.thread_critical)
+    handler: Any = task_backends
+    handler.__dict__.pop("settings", None)
+    handler._settings = None
+    handler._connections = Local(handler.thread_critical)
 
 
 @pytest.mark.django_db(transaction=True)
