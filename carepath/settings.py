@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "carepath.consent",
     "carepath.notifications",
     "carepath.portal",
+    "carepath.fhir",
     "carepath.demo",
     "carepath.workqueue",
     "carepath.files",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("metrics", core_views.metrics, name="metrics"),
     path("api/v1/", api.urls),
+    path("fhir/R4/", include("carepath.fhir.urls")),
     path("accounts/", include("carepath.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("carepath.portal.urls")),

@@ -66,4 +66,7 @@ PAGES: dict[str, frozenset[str]] = {
     "notifications/": SIGNED_IN,
     "account/tokens/": SIGNED_IN,
     "accounts/invitation/<str:token>/": PUBLIC,
+    "fhir/R4/metadata": PUBLIC,
+    "fhir/R4/Patient": SIGNED_IN,
+    "fhir/R4/Patient/<int:patient_id>": SIGNED_IN,
 }

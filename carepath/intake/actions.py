@@ -752,7 +752,7 @@ def do_save_service_line(
     sla_minutes: int,
     specialty: Specialty | None,
     allowed_modes: list[str],
-    red_flag_rules: list[Any],
+    red_flag_rules: Any,
     active: bool,
 ) -> ServiceLine:
     """Create or update a service line; refused as a whole with every problem listed."""

@@ -424,3 +424,50 @@ class ServiceLineForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["questionnaire"].choices = questionnaires  # type: ignore[attr-defined]
         self.fields["specialty"].choices = specialties  # type: ignore[attr-defined]
+
+
+# --- Reading answers back ----------------------------------------------------------------------
+
+
+@dataclass
+class SummaryRow:
+    text: str
+    values: list[str]
+    file_ids: list[int]
+    depth: int
+    heading: bool = False
+
+
+def summary_rows(definition: Any, answers: Any) -> list[SummaryRow]:
+    """The answers as question/answer rows, in questionnaire order (unanswered left out)."""
+    tree = build_tree(definition)
+    rows: list[SummaryRow] = []
+
+    def has_answer(item: Item, scope: dict[str, Any]) -> bool:
+        if item.type == "group" and not item.repeats:
+            return any(has_answer(child, scope) for child in item.children)
+        return bool(values_of(scope.get(item.link_id)))
+
+    def visit(items: list[Item], scope: dict[str, Any], depth: int) -> None:
+        for item in items:
+            if item.type == "display" or not has_answer(item, scope):
+                continue
+            if item.type == "group" and not item.repeats:
+                rows.append(SummaryRow(item.text or item.link_id, [], [], depth, heading=True))
+                visit(item.children, scope, depth + 1)
+            elif item.is_repeating_group:
+                for index, repetition in enumerate(values_of(scope.get(item.link_id))):
+                    if not isinstance(repetition, dict):
+                        continue
+                    label = f"{item.text or item.link_id} {index + 1}"
+                    rows.append(SummaryRow(label, [], [], depth, heading=True))
+                    visit(item.children, repetition, depth + 1)
+            elif item.type == "attachment":
+                ids = [v for v in values_of(scope.get(item.link_id)) if isinstance(v, int)]
+                rows.append(SummaryRow(item.text, [], ids, depth))
+            else:
+                values = [_display_value(item, v) for v in values_of(scope.get(item.link_id))]
+                rows.append(SummaryRow(item.text, values, [], depth))
+
+    visit(tree.roots, answers if isinstance(answers, dict) else {}, 0)
+    return rows

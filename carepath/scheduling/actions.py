@@ -499,10 +499,10 @@ def _change_refusal(actor: User, appointment: Appointment) -> ActionRefused | No
         if appointment.status != AppointmentStatus.BOOKED:
             return ActionRefused("not_booked", "This visit is no longer booked.", status=409)
         if clock.now() > appointment.starts_at - cancel_cutoff():
-            hours = getattr(settings, "CANCEL_CUTOFF_HOURS", 2)
+            hours = cancel_cutoff().total_seconds() / 3600
             return ActionRefused(
                 "cutoff_passed",
-                f"Visits can be changed online until {hours} hours before they start. "
+                f"Visits can be changed online until {hours:g} hours before they start. "
                 "Please contact the clinic.",
                 status=409,
             )

@@ -126,6 +126,10 @@ def live_server_url(transactional_db: None) -> Iterator[str]:
             thread.join(timeout=5)
         sock.close()
         db_settings["CONN_MAX_AGE"] = saved_max_age
+        if os.environ.get("DBG_CONN"):
+            with connections["default"].cursor() as c:
+                c.execute("SELECT pid, state, query, application_name, backend_start FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                print("LEFTOVER", c.fetchall())
         drop_audit_triggers()  # pytest-django flushes every table next
         assert not thread.is_alive(), "the live server did not stop"
 

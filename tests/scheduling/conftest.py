@@ -2,10 +2,14 @@
 their own zones, and a 30-minute video visit type each."""
 
 import datetime as dt
+import importlib
 import zoneinfo
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.tasks import TaskResult, task_backends
 from django.tasks.backends.dummy import DummyBackend
 
@@ -109,3 +113,39 @@ def deferred_tasks() -> Iterator[list[TaskResult]]:
         yield backend.results
     finally:
         del task_backends["default"]
+
+
+# --- Transactional tests (threads need committed rows) ------------------------------------
+# The audit table's append-only triggers refuse the flush that ends a transactional test, so
+# they are dropped just before it and put back just after it.
+
+_TRIGGERS = importlib.import_module("carepath.audit.migrations.0002_append_only_triggers")
+
+
+def _audit_triggers_present() -> bool:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_append_only'")
+        else:
+            cursor.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_no_delete'"
+            )
+        return cursor.fetchone() is not None
+
+
+@pytest.fixture
+def _audit_triggers_after_flush(django_db_blocker: Any) -> Iterator[None]:
+    yield
+    with django_db_blocker.unblock():
+        if not _audit_triggers_present():
+            with connection.schema_editor(atomic=False) as editor:
+                _TRIGGERS.create_triggers(django_apps, editor)
+
+
+@pytest.fixture
+def committed_db(_audit_triggers_after_flush: None, transactional_db: None) -> Iterator[None]:
+    """A transactional database whose end-of-test flush works despite the audit triggers."""
+    yield
+    if _audit_triggers_present():
+        with connection.schema_editor(atomic=False) as editor:
+            _TRIGGERS.drop_triggers(django_apps, editor)

@@ -17,7 +17,6 @@ from carepath.scheduling.models import Appointment, AppointmentStatus, VisitType
 from tests.personas import make_patient, signed_in_client
 from tests.scheduling.conftest import CHICAGO
 
-pytestmark = pytest.mark.django_db
 
 NINE = dt.datetime(2026, 10, 19, 9, tzinfo=CHICAGO)  # Monday 9:00 Chicago
 
@@ -256,8 +255,8 @@ def _parallel_bookings(count: int, visit_type: VisitType) -> list[tuple[int, dic
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_twenty_parallel_bookings_of_one_slot_one_wins_on_postgres(
+    committed_db: None,
     clinic: None, dr_tex: User, derm: ServiceLine, tex_hours: VisitType, october: dt.datetime
 ) -> None:
     results = _parallel_bookings(20, tex_hours)
@@ -269,8 +268,8 @@ def test_twenty_parallel_bookings_of_one_slot_one_wins_on_postgres(
     assert Appointment.objects.filter(status=AppointmentStatus.BOOKED).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
 def test_parallel_bookings_one_wins_on_any_database(
+    committed_db: None,
     clinic: None, dr_tex: User, derm: ServiceLine, tex_hours: VisitType, october: dt.datetime
 ) -> None:
     results = _parallel_bookings(6, tex_hours)

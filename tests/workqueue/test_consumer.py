@@ -24,6 +24,10 @@ async def socket_for(user: User, *, mfa: bool = True) -> WebsocketCommunicator:
     )
 
 
+def close_db() -> None:
+    connection.close()
+
+
 def people() -> dict[str, Any]:
     make_clinic()
     from carepath.accounts.models import Role
@@ -41,7 +45,7 @@ async def test_a_patient_socket_is_closed_and_audited(flushable_db: None) -> Non
     connected, _code = await socket.connect()
     assert not connected
     await socket.disconnect()
-    await database_sync_to_async(connection.close)()
+    await database_sync_to_async(close_db)()
     denied = await database_sync_to_async(
         AuditEvent.objects.filter(
             action="work_item.subscribe", actor_id=who["alice"].pk, outcome="denied"
@@ -56,7 +60,7 @@ async def test_staff_without_mfa_in_session_is_refused(flushable_db: None) -> No
     connected, _code = await socket.connect()
     assert not connected
     await socket.disconnect()
-    await database_sync_to_async(connection.close)()
+    await database_sync_to_async(close_db)()
 
 
 async def test_staff_receive_a_claim_event_without_health_information(flushable_db: None) -> None:
@@ -76,4 +80,4 @@ async def test_staff_receive_a_claim_event_without_health_information(flushable_
     assert "Mole" not in str(message)
     assert "patient" not in str(message)
     await socket.disconnect()
-    await database_sync_to_async(connection.close)()
+    await database_sync_to_async(close_db)()
