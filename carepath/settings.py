@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "carepath.care",
     "carepath.intake",
     "carepath.econsults",
+    "carepath.visits",
+    "carepath.messaging",
 ]
 
 MIDDLEWARE = [
@@ -357,6 +359,14 @@ REMINDER_OFFSETS_MINUTES = [int(m) for m in env_list("REMINDER_OFFSETS_MINUTES",
 SMS_BACKEND = env("SMS_BACKEND", "carepath.sms.backends.OutboxSmsSender")
 # The public address used in e-mailed links and calendar invites.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Secure messaging (carepath.messaging) ---------------------------------------------------
+# A patient's message is due an answer within MESSAGE_SLA_MINUTES (a work item); a recipient who
+# is not looking at the thread is nudged (no health information) at most once per thread per
+# MESSAGE_NUDGE_MINUTES.
+MESSAGE_SLA_MINUTES = env_int("MESSAGE_SLA_MINUTES", 1440)
+MESSAGE_NUDGE_MINUTES = env_int("MESSAGE_NUDGE_MINUTES", 15)
+MESSAGE_MAX_LENGTH = env_int("MESSAGE_MAX_LENGTH", 5000)
 
 # --- Logging: one JSON object per line, with the request id, never health information -------
 LOGGING = {

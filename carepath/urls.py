@@ -26,6 +26,12 @@ urlpatterns = [
     path("notifications/", include("carepath.notifications.urls")),
     path("staff/queue/", include("carepath.workqueue.urls")),
     path("files/", include("carepath.files.urls")),
+    path("patient/visits/", include("carepath.intake.urls_patient")),
+    path("staff/cases/", include("carepath.intake.urls_staff")),
+    path("staff/admin/intake/", include("carepath.intake.urls_admin")),
+    path("staff/econsults/", include("carepath.econsults.urls")),
+    path("visits/", include("carepath.visits.urls")),
+    path("messages/", include("carepath.messaging.urls")),
     path("", include("carepath.scheduling.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

@@ -40,6 +40,19 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/audit/verify"): ADMIN,
     ("GET", "/api/v1/notifications"): SIGNED_IN,
     ("POST", "/api/v1/notifications/{notification_id}/read"): SIGNED_IN,
+    ("GET", "/api/v1/messages/threads"): SIGNED_IN,
+    ("POST", "/api/v1/messages/threads"): SIGNED_IN,
+    ("GET", "/api/v1/messages/threads/{thread_id}"): SIGNED_IN,
+    ("GET", "/api/v1/messages/threads/{thread_id}/messages"): SIGNED_IN,
+    ("POST", "/api/v1/messages/threads/{thread_id}/messages"): SIGNED_IN,
+    ("POST", "/api/v1/messages/threads/{thread_id}/attachments"): SIGNED_IN,
+    ("POST", "/api/v1/messages/threads/{thread_id}/read"): SIGNED_IN,
+    ("POST", "/api/v1/messages/threads/{thread_id}/participants"): STAFF,
+    ("POST", "/api/v1/messages/{message_id}/entered-in-error"): SIGNED_IN,
+    ("GET", "/api/v1/messages/search"): SIGNED_IN,
+    ("GET", "/api/v1/messages/templates"): STAFF,
+    ("POST", "/api/v1/messages/templates"): STAFF,
+    ("POST", "/api/v1/messages/templates/{template_id}/retire"): STAFF,
 }
 
 # Page routes (Django URL patterns, allauth's own account pages excluded).
@@ -69,4 +82,12 @@ PAGES: dict[str, frozenset[str]] = {
     "fhir/R4/metadata": PUBLIC,
     "fhir/R4/Patient": SIGNED_IN,
     "fhir/R4/Patient/<int:patient_id>": SIGNED_IN,
+    "messages/": SIGNED_IN,
+    "messages/new/": SIGNED_IN,
+    "messages/search/": SIGNED_IN,
+    "messages/templates/": STAFF,
+    "messages/templates/<int:template_id>/retire/": STAFF,
+    "messages/attachments/<int:attachment_id>/": SIGNED_IN,
+    "messages/<int:thread_id>/": SIGNED_IN,
+    "messages/<int:thread_id>/messages/<int:message_id>/entered-in-error/": SIGNED_IN,
 }

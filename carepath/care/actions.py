@@ -84,8 +84,6 @@ def do_start_encounter(
     with the patient); otherwise it is planned (waiting, e.g. a submitted async case)."""
     if mode not in EncounterMode.values:
         raise ActionRefused("invalid_mode", "Unknown encounter mode.", field="mode")
-    if episode.status != EpisodeStatus.OPEN:
-        raise ActionRefused("episode_closed", "This episode is closed.", status=409)
     if escalated_from is not None and escalated_from.episode_id != episode.pk:
         raise ActionRefused(
             "other_episode",
@@ -95,9 +93,12 @@ def do_start_encounter(
     if clinician is not None and clinician.role != Role.CLINICIAN:
         raise ActionRefused("not_clinician", "Only a clinician leads an encounter.")
     with transaction.atomic():
+        locked = Episode.objects.select_for_update().get(pk=episode.pk)
+        if locked.status != EpisodeStatus.OPEN:
+            raise ActionRefused("episode_closed", "This episode is closed.", status=409)
         now = clock.now()
         encounter = Encounter.objects.create(
-            episode=episode,
+            episode=locked,
             mode=mode,
             clinician=clinician,
             escalated_from=escalated_from,

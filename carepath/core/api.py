@@ -140,8 +140,10 @@ def register_routers() -> None:
     from carepath.econsults.api import router as econsults_router
     from carepath.files.api import router as files_router
     from carepath.intake.api import router as intake_router
+    from carepath.messaging.api import router as messaging_router
     from carepath.notifications.api import router as notifications_router
     from carepath.scheduling.api import router as scheduling_router
+    from carepath.visits.api import router as visits_router
     from carepath.workqueue.api import router as queue_router
 
     api.add_router("/", accounts_router)
@@ -155,6 +157,8 @@ def register_routers() -> None:
     api.add_router("/intake", intake_router)
     api.add_router("/econsults", econsults_router)
     api.add_router("/scheduling", scheduling_router)
+    api.add_router("/visits", visits_router)
+    api.add_router("/messages", messaging_router)
 
 
 register_routers()

@@ -12,19 +12,24 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     links = [("/home/", "Home")]
     if user.role == Role.PATIENT:
         links += [("/patient/profile/", "My details"), ("/patient/consent/", "Consent")]
-        links += [("/patient/appointments/", "Visits")]
+        links += [("/patient/appointments/", "Appointments")]
+        links += [("/patient/visits/", "Online visits")]
     else:
         links += [("/staff/patients/", "Patients")]
     if user.role in (Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN):
         links += [("/staff/queue/", "Queue")]
     if user.role == Role.CLINICIAN:
         links += [("/staff/schedule/", "Schedule")]
+        links += [("/staff/econsults/", "eConsults")]
     if user.role == Role.ADMIN:
         links += [
             ("/staff/admin/staff/", "Staff"),
             ("/staff/admin/audit/", "Audit"),
             ("/staff/admin/consent/", "Consent texts"),
+            ("/staff/admin/intake/service-lines/", "Service lines"),
+            ("/staff/admin/intake/questionnaires/", "Questionnaires"),
         ]
+    links += [("/messages/", "Messages")]
     links += [
         ("/notifications/", "Notifications"),
         ("/account/tokens/", "API tokens"),

@@ -377,7 +377,7 @@ class QuestionnaireImportForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     definition = forms.CharField(
         label="Definition (FHIR Questionnaire JSON)",
-        widget=forms.Textarea(attrs={"rows": 20, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 20, "spellcheck": "false", "class": "code"}),
         max_length=500_000,
         help_text="A JSON object with an item list, as in a FHIR R4 Questionnaire.",
     )
@@ -407,7 +407,7 @@ class ServiceLineForm(forms.Form):
     )
     red_flag_rules = forms.CharField(
         label="Red-flag rules (JSON list)",
-        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "class": "code"}),
         max_length=200_000,
         required=False,
         initial="[]",

@@ -32,7 +32,7 @@ from carepath.intake.forms import (
     parse_answers,
     summary_rows,
 )
-from carepath.intake.models import Case, CaseStatus, RedFlagOutcome
+from carepath.intake.models import Case, CaseStatus, MessageKind, RedFlagOutcome
 from carepath.intake.questionnaires import FieldsRefused, attachment_link_ids, check_answers
 from carepath.intake.selectors import (
     access_case,
@@ -279,6 +279,8 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
 def _status_page(
     request: HttpRequest, case: Case, reply_form: ReplyForm, status: int = 200
 ) -> HttpResponse:
+    thread = messages_of(case)
+    questions_asked = [m for m in thread if m.kind == MessageKind.QUESTION]
     return render(
         request,
         "intake/case_status.html",
@@ -286,7 +288,8 @@ def _status_page(
             "case": case,
             "rows": summary_rows(case.questionnaire.definition, case.answers),
             "attachments": [a for a in attachments_of(case) if a.message_id is None],
-            "thread": messages_of(case),
+            "thread": thread,
+            "last_question": questions_asked[-1] if questions_asked else None,
             "note": signed_answer_note(case),
             "emergency": case.red_flag_outcome == RedFlagOutcome.EMERGENCY,
             "reply_form": reply_form,

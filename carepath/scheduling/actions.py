@@ -85,7 +85,9 @@ def enqueue_reminder(reminder: PlannedReminder) -> None:
     if not send_appointment_reminder.get_backend().supports_defer:
         logger.info("task backend cannot defer; reminder not enqueued")
         return
-    send_appointment_reminder.using(run_after=reminder.run_after).enqueue(reminder.appointment_id, reminder.offset_minutes, reminder.version)
+    send_appointment_reminder.using(run_after=reminder.run_after).enqueue(
+        reminder.appointment_id, reminder.offset_minutes, reminder.version
+    )
 
 
 def schedule_reminders(appointment: Appointment) -> list[PlannedReminder]:
@@ -387,7 +389,7 @@ def _check_state(state: str) -> str:
 def _insert_appointment(**fields: object) -> Appointment:
     try:
         with transaction.atomic():
-            return Appointment.objects.create(**fields)  # type: ignore[arg-type]
+            return Appointment.objects.create(**fields)
     except IntegrityError as error:
         # PostgreSQL's exclusion constraint: another transaction booked the time first.
         if "appointment_no_double_booking" in str(error):
@@ -537,9 +539,7 @@ def _audit_refusal(action: str, actor: User, appointment: Appointment) -> Iterat
 def do_cancel(actor: User, appointment: Appointment, *, reason: str = "") -> Appointment:
     with _audit_refusal("appointment.cancel", actor, appointment), transaction.atomic():
         appointment = (
-            Appointment.objects.select_for_update()
-            .select_related("patient")
-            .get(pk=appointment.pk)
+            Appointment.objects.select_for_update().select_related("patient").get(pk=appointment.pk)
         )
         refused = _change_refusal(actor, appointment)
         if refused is not None:
@@ -715,7 +715,7 @@ def do_link_encounter(appointment: Appointment, *, encounter_id: int, episode_id
 
 def do_attach_intake(actor: User, appointment: Appointment, intake_case_id: int) -> Appointment:
     """The patient's intake for a visit that requires one (after the booking)."""
-    from carepath.intake.models import IntakeCase
+    from carepath.intake.models import Case as IntakeCase
 
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)

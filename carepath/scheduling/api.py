@@ -16,7 +16,7 @@ from carepath.core.idempotency import idempotency_key
 from carepath.scheduling import actions
 from carepath.scheduling.idempotent import idempotent_create
 from carepath.scheduling.invites import build_ics
-from carepath.scheduling.models import AppointmentStatus
+from carepath.scheduling.models import AppointmentStatus, VisitType
 from carepath.scheduling.schemas import (
     AppointmentOut,
     BookIn,
@@ -78,10 +78,10 @@ def _clinician(clinician_id: int | None) -> User | None:
     return clinician
 
 
-def _visit_type(visit_type_id: int | None) -> "actions.VisitType | None":
+def _visit_type(visit_type_id: int | None) -> VisitType | None:
     if visit_type_id is None:
         return None
-    visit_type = actions.VisitType.objects.filter(pk=visit_type_id).first()
+    visit_type = VisitType.objects.filter(pk=visit_type_id).first()
     if visit_type is None:
         raise ActionRefused(
             "unknown_visit_type", "No visit type with that id.", field="visit_type_id"
@@ -154,7 +154,8 @@ def book(request: HttpRequest, payload: BookIn) -> Status[AppointmentOut]:
     patient = _patient_for(actor, payload.patient_id, "appointment.book")
     clinician = _clinician(payload.clinician_id)
     visit_type = _visit_type(payload.visit_type_id)
-    assert clinician is not None and visit_type is not None
+    assert clinician is not None
+    assert visit_type is not None
 
     def create() -> int:
         appointment = actions.do_book(
@@ -194,7 +195,9 @@ def list_appointments(request: HttpRequest, upcoming: bool = True) -> list[Appoi
     return [appointment_out(item, _viewer_zone(actor)) for item in appointments]
 
 
-@router.get("/appointments/{int:appointment_id}", response=AppointmentOut, summary="One appointment")
+@router.get(
+    "/appointments/{int:appointment_id}", response=AppointmentOut, summary="One appointment"
+)
 def get_appointment(request: HttpRequest, appointment_id: int) -> AppointmentOut:
     actor = current_user(request)
     return appointment_out(access_appointment(actor, appointment_id), _viewer_zone(actor))
@@ -391,4 +394,3 @@ def update_visit_type(
         active=payload.active,
     )
     return visit_type_out(visit_type)
-

@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -48,8 +48,11 @@ class SlotSearchForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["service_line"].choices = [("", "— any —"), *service_lines]
-        self.fields["clinician"].choices = [("", "— any —"), *clinicians]
+        cast(forms.ChoiceField, self.fields["service_line"]).choices = [
+            ("", "— any —"),
+            *service_lines,
+        ]
+        cast(forms.ChoiceField, self.fields["clinician"]).choices = [("", "— any —"), *clinicians]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -69,7 +72,9 @@ class BookForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional)", required=False, max_length=200,
+        label="Reason (optional)",
+        required=False,
+        max_length=200,
         help_text="Please do not include medical details.",
     )
 
@@ -120,7 +125,10 @@ class VisitTypeForm(forms.Form):
 
     def __init__(self, *args: Any, service_lines: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["service_line"].choices = [("", "— none —"), *service_lines]
+        cast(forms.ChoiceField, self.fields["service_line"]).choices = [
+            ("", "— none —"),
+            *service_lines,
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -101,11 +101,16 @@ def build_email(appointment: Appointment, kind: str) -> EmailMessage:
     )
     message = EmailMessage(subject, body, None, [appointment.patient.email])
     method = "CANCEL" if kind == "cancelled" else "REQUEST"
-    message.attach("invite.ics", build_ics(appointment, method=method), f"text/calendar; method={method}")
+    message.attach(
+        "invite.ics", build_ics(appointment, method=method), f"text/calendar; method={method}"
+    )
     return message
 
 
 def sms_text(appointment: Appointment, kind: str) -> str:
     _, first_line = MESSAGES[kind]
     zone = zone_of(appointment.patient)
-    return first_line.format(when=local_time_text(appointment), zone=zone.key) + " Sign in to Carepath."
+    return (
+        first_line.format(when=local_time_text(appointment), zone=zone.key)
+        + " Sign in to Carepath."
+    )

@@ -12,7 +12,8 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -51,17 +52,17 @@ def patient_state_of(patient: User) -> str:
     return profile.state if profile else ""
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One bookable start time. starts_at/ends_at are UTC; `zone` is the viewer's zone."""
+class Slot(NamedTuple):
+    """One bookable start time. starts_at/ends_at are UTC; `zone` is the viewer's zone.
+    (A named tuple: a 14-day search over hundreds of clinicians makes tens of thousands.)"""
 
-    clinician_id: int
+    starts_at: dt.datetime
     clinician_name: str
+    clinician_id: int
     visit_type_id: int
     visit_type_name: str
     mode: str
     duration_minutes: int
-    starts_at: dt.datetime
     ends_at: dt.datetime
     zone: str = "UTC"
 
@@ -148,14 +149,6 @@ def _windows(clinician: _Clinician, first_day: dt.date, last_day: dt.date) -> li
     return _subtract(_merge(windows), _merge(clinician.time_off))
 
 
-def _overlaps_busy(busy_starts: list[dt.datetime], busy: list[Interval], start: dt.datetime,
-                   end: dt.datetime) -> bool:
-    # busy is sorted by start and merged: only the interval starting just before `end` and its
-    # predecessor can overlap [start, end).
-    index = bisect.bisect_left(busy_starts, end)
-    return index > 0 and busy[index - 1][1] > start
-
-
 def _clinician_slots(
     clinician: _Clinician,
     *,
@@ -169,37 +162,44 @@ def _clinician_slots(
     busy = _merge(clinician.busy)
     busy_starts = [start for start, _ in busy]
     zone_name = str(viewer_zone.key)
+    # Only a licence ending inside the searched days needs a per-slot check.
+    licence_ok_throughout = clinician.license_expires_on >= upper.astimezone(viewer_zone).date()
+    expires_on = clinician.license_expires_on
     slots: list[Slot] = []
+    append = slots.append
     for visit_type in clinician.visit_types:
         length = dt.timedelta(minutes=visit_type.duration_minutes)
         blocked = length + dt.timedelta(minutes=visit_type.buffer_minutes)
         step = blocked
+        type_id, type_name, mode = visit_type.pk, visit_type.name, visit_type.mode
+        minutes = visit_type.duration_minutes
         for window_start, window_end in windows:
             if window_end <= lower or window_start >= upper:
                 continue
             start = window_start
             if start < lower:
                 # Keep the grid anchored at the window start.
-                skipped = (lower - start) // step
-                start += step * skipped
+                start += step * ((lower - start) // step)
                 if start < lower:
                     start += step
-            while start + length <= window_end and start < upper:
-                if (
-                    start.astimezone(viewer_zone).date() <= clinician.license_expires_on
-                    and not _overlaps_busy(busy_starts, busy, start, start + blocked)
+            last_start = min(window_end - length, upper - dt.timedelta(microseconds=1))
+            while start <= last_start:
+                end = start + blocked
+                index = bisect.bisect_left(busy_starts, end)
+                if (index == 0 or busy[index - 1][1] <= start) and (
+                    licence_ok_throughout or start.astimezone(viewer_zone).date() <= expires_on
                 ):
-                    slots.append(
+                    append(
                         Slot(
-                            clinician_id=clinician.id,
-                            clinician_name=clinician.name,
-                            visit_type_id=visit_type.pk,
-                            visit_type_name=visit_type.name,
-                            mode=visit_type.mode,
-                            duration_minutes=visit_type.duration_minutes,
-                            starts_at=start,
-                            ends_at=start + length,
-                            zone=zone_name,
+                            start,
+                            clinician.name,
+                            clinician.id,
+                            type_id,
+                            type_name,
+                            mode,
+                            minutes,
+                            start + length,
+                            zone_name,
                         )
                     )
                 start += step
@@ -236,7 +236,8 @@ def _visit_types_for(
         clinician.visit_types = [
             item
             for item in shared
-            if item.service_line is None or item.service_line.specialty_id in clinician.specialty_ids
+            if item.service_line is None
+            or item.service_line.specialty_id in clinician.specialty_ids
         ]
 
 
@@ -261,7 +262,7 @@ def available_slots(
         return []
     range_start = _to_utc(start_date, dt.time(0), viewer_zone)
     upper = _to_utc(start_date + dt.timedelta(days=days), dt.time(0), viewer_zone)
-    lower = max(range_start, clock.now())
+    lower = max(range_start, clock.now().astimezone(UTC))
     if lower >= upper:
         return []
     first_local_day = lower.astimezone(viewer_zone).date()
@@ -320,24 +321,29 @@ def available_slots(
     for user_id, kind, starts_at, ends_at in AvailabilityException.objects.filter(
         clinician_id__in=ids, starts_at__lt=upper + margin, ends_at__gt=lower - margin
     ).values_list("clinician_id", "kind", "starts_at", "ends_at"):
-        target = clinicians[user_id].extra if kind == ExceptionKind.EXTRA_HOURS else None
-        (target if target is not None else clinicians[user_id].time_off).append(
-            (starts_at, ends_at)
-        )
+        # One tzinfo everywhere (the database driver's UTC may be another object): comparing
+        # datetimes with the same tzinfo is much cheaper in the slot loop.
+        interval = (starts_at.astimezone(UTC), ends_at.astimezone(UTC))
+        if kind == ExceptionKind.EXTRA_HOURS:
+            clinicians[user_id].extra.append(interval)
+        else:
+            clinicians[user_id].time_off.append(interval)
     for user_id, starts_at, blocks_until in Appointment.objects.filter(
         clinician_id__in=ids,
         status=AppointmentStatus.BOOKED,
         starts_at__lt=upper + margin,
         blocks_until__gt=lower - margin,
     ).values_list("clinician_id", "starts_at", "blocks_until"):
-        clinicians[user_id].busy.append((starts_at, blocks_until))
+        clinicians[user_id].busy.append((starts_at.astimezone(UTC), blocks_until.astimezone(UTC)))
 
     slots: list[Slot] = []
-    for user_id in ids:
+    # Clinicians in name order, then a stable sort on the start alone: ordered by (start, name)
+    # without comparing whole tuples.
+    for user_id in sorted(ids, key=lambda user_id: (clinicians[user_id].name, user_id)):
         slots.extend(
             _clinician_slots(clinicians[user_id], lower=lower, upper=upper, viewer_zone=viewer_zone)
         )
-    slots.sort(key=lambda slot: (slot.starts_at, slot.clinician_name, slot.visit_type_id))
+    slots.sort(key=itemgetter(0))
     return slots[:limit] if limit is not None else slots
 
 
@@ -409,15 +415,11 @@ def appointments_for_patient(patient: User, *, upcoming: bool = True) -> QuerySe
         "visit_type", "clinician"
     )
     if upcoming:
-        appointments = appointments.filter(
-            status=AppointmentStatus.BOOKED, ends_at__gt=clock.now()
-        )
+        appointments = appointments.filter(status=AppointmentStatus.BOOKED, ends_at__gt=clock.now())
     return appointments.order_by("starts_at")
 
 
-def appointments_for_clinician(
-    clinician: User, *, upcoming: bool = True
-) -> QuerySet[Appointment]:
+def appointments_for_clinician(clinician: User, *, upcoming: bool = True) -> QuerySet[Appointment]:
     appointments = Appointment.objects.filter(clinician=clinician).select_related(
         "visit_type", "patient"
     )
@@ -493,9 +495,7 @@ def visit_types_of(clinician: User) -> QuerySet[VisitType]:
 
 
 def weekly_hours_of(clinician: User) -> QuerySet[WeeklyAvailability]:
-    return WeeklyAvailability.objects.filter(clinician=clinician).order_by(
-        "weekday", "start_time"
-    )
+    return WeeklyAvailability.objects.filter(clinician=clinician).order_by("weekday", "start_time")
 
 
 def exceptions_of(clinician: User, *, upcoming: bool = True) -> QuerySet[AvailabilityException]:

@@ -25,9 +25,7 @@ def send_appointment_email(appointment_id: int, kind: str, version: int) -> str:
     changed again since (a newer e-mail is on its way)."""
     if kind not in EMAIL_KINDS:
         return "unknown_kind"
-    appointment = (
-        Appointment.objects.select_related("patient").filter(pk=appointment_id).first()
-    )
+    appointment = Appointment.objects.select_related("patient").filter(pk=appointment_id).first()
     if appointment is None:
         return "missing"
     if appointment.reminder_version != version:
@@ -43,9 +41,7 @@ def send_appointment_reminder(appointment_id: int, offset_minutes: int, version:
 
 def deliver_reminder(appointment_id: int, offset_minutes: int, version: int) -> str:
     """The body of the reminder task (callable directly in tests)."""
-    appointment = (
-        Appointment.objects.select_related("patient").filter(pk=appointment_id).first()
-    )
+    appointment = Appointment.objects.select_related("patient").filter(pk=appointment_id).first()
     if appointment is None:
         return "missing"
     if appointment.status != AppointmentStatus.BOOKED or appointment.reminder_version != version:

@@ -1,6 +1,7 @@
 """Scheduling pages. Patients: search slots (in their zone, named), book, see, reschedule,
 cancel. Clinicians: weekly hours (in their own zone), exceptions, visit types, appointments."""
 
+import contextlib
 import datetime as dt
 import uuid
 from collections import OrderedDict
@@ -58,9 +59,7 @@ def _clinician_choices(patient: User) -> list[tuple[int, str]]:
     """Clinicians licensed today in the patient's state."""
     state = patient_state_of(patient)
     today = clock.now().astimezone(zone_of(patient)).date()
-    ids = License.objects.filter(state=state, expires_on__gte=today).values(
-        "clinician__user_id"
-    )
+    ids = License.objects.filter(state=state, expires_on__gte=today).values("clinician__user_id")
     clinicians = User.objects.filter(pk__in=ids, role=Role.CLINICIAN, is_active=True).order_by(
         "last_name", "first_name"
     )
@@ -85,20 +84,23 @@ def _slot_query(slot: Slot) -> str:
 
 
 def intake_url(appointment: Appointment) -> str:
-    """Where the patient completes the service line's intake (the intake pages, if present)."""
+    """Where the patient answers the service line's questionnaire (the intake pages)."""
     line = appointment.visit_type.service_line
     if line is None:
         return ""
-    for name, kwargs in (("intake-start", {"code": line.code}), ("intake-start", {})):
-        try:
-            url = reverse(name, kwargs=kwargs)
-        except NoReverseMatch:
-            continue
-        query = {"next": f"/patient/appointments/{appointment.pk}/"}
-        if not kwargs:
-            query["service_line"] = line.code
-        return f"{url}?{urlencode(query)}"
-    return ""
+    try:
+        url = reverse("visit-state", kwargs={"code": line.code})
+    except NoReverseMatch:
+        return ""
+    return f"{url}?{urlencode({'next': f'/patient/appointments/{appointment.pk}/'})}"
+
+
+def join_url(appointment: Appointment) -> str:
+    """The way into the live visit (the visits pages decide whether it is open yet)."""
+    try:
+        return reverse("visit-appointment", kwargs={"appointment_id": appointment.pk})
+    except NoReverseMatch:
+        return ""
 
 
 # --- Patient pages --------------------------------------------------------------------------
@@ -196,19 +198,19 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
                     "starts_at": starts_at.isoformat(),
                     "patient_state": form.cleaned_data["patient_state"],
                 },
-                create=lambda: actions.do_book(
-                    patient,
-                    patient=patient,
-                    clinician=clinician,
-                    visit_type=visit_type,
-                    starts_at=starts_at,
-                    patient_state=form.cleaned_data["patient_state"],
-                ).pk,
+                create=lambda: (
+                    actions.do_book(
+                        patient,
+                        patient=patient,
+                        clinician=clinician,
+                        visit_type=visit_type,
+                        starts_at=starts_at,
+                        patient_state=form.cleaned_data["patient_state"],
+                    ).pk
+                ),
             )
         except ActionRefused as refused:
-            form.add_error(
-                refused.field if refused.field in form.fields else None, refused.message
-            )
+            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:
             messages.success(request, "Your visit is booked. We sent you an e-mail invitation.")
             return HttpResponseRedirect(f"/patient/appointments/{appointment_id}/")
@@ -248,6 +250,10 @@ def _appointment_context(appointment: Appointment, viewer: User) -> dict[str, An
         and clock.now() <= appointment.starts_at - actions.cancel_cutoff(),
         "cutoff_hours": actions.cancel_cutoff().total_seconds() / 3600,
         "started": clock.now() >= appointment.starts_at,
+        "join_url": join_url(appointment)
+        if appointment.status == AppointmentStatus.BOOKED
+        and clock.now() < appointment.ends_at
+        else "",
     }
 
 
@@ -277,9 +283,7 @@ def cancel_appointment(request: HttpRequest, appointment_id: int) -> HttpRespons
             return HttpResponseRedirect("/patient/appointments/")
     context = _appointment_context(appointment, patient)
     context["form"] = form
-    return render(
-        request, "scheduling/cancel.html", context, status=409 if form.errors else 200
-    )
+    return render(request, "scheduling/cancel.html", context, status=409 if form.errors else 200)
 
 
 @role_required(Role.PATIENT)
@@ -305,10 +309,8 @@ def reschedule_appointment(request: HttpRequest, appointment_id: int) -> HttpRes
                 return HttpResponseRedirect(f"/patient/appointments/{new.pk}/")
     zone = zone_of(patient)
     start_date = clock.now().astimezone(zone).date()
-    try:
+    with contextlib.suppress(ValueError):
         start_date = dt.date.fromisoformat(request.GET.get("start_date", "")) or start_date
-    except ValueError:
-        pass
     slots = available_slots(
         clinician=appointment.clinician,
         visit_type=appointment.visit_type,
@@ -327,9 +329,7 @@ def reschedule_appointment(request: HttpRequest, appointment_id: int) -> HttpRes
             "next_week": start_date + dt.timedelta(days=SEARCH_DAYS),
         }
     )
-    return render(
-        request, "scheduling/reschedule.html", context, status=409 if error else 200
-    )
+    return render(request, "scheduling/reschedule.html", context, status=409 if error else 200)
 
 
 # --- Clinician pages ------------------------------------------------------------------------

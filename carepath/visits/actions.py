@@ -1,6 +1,7 @@
 """Writes of live visits: each in one transaction with its audit event; screens learn of it
 only after the commit (carepath.visits.events)."""
 
+import contextlib
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from carepath.visits.selectors import link_window, participant_out, room_peers
 from carepath.visits.tokens import TokenRefused, make_token, read_token
 from carepath.workqueue.actions import do_cancel, do_claim, do_complete, do_enqueue
 from carepath.workqueue.models import ACTIVE_STATUSES, WorkItem, WorkItemKind, WorkItemStatus
+from carepath.workqueue.selectors import is_eligible
 
 MAX_GUEST_NAME = 100
 MAX_ACTIVE_INVITES = 3
@@ -267,9 +269,7 @@ def do_invite_guest(
     """A caregiver or interpreter invited by the visit's patient or clinician: a single-use
     link; the guest gives a name and waits for the clinician to admit them."""
     if role not in GUEST_ROLES:
-        raise ActionRefused(
-            "invalid_role", "Invite a caregiver or an interpreter.", field="role"
-        )
+        raise ActionRefused("invalid_role", "Invite a caregiver or an interpreter.", field="role")
     name = " ".join(name.split())[:MAX_GUEST_NAME]
     if not name:
         raise ActionRefused("name_required", "Say who you are inviting.", field="name")
@@ -482,7 +482,11 @@ def do_check_in(participant_id: int, *, camera: bool, microphone: bool) -> Parti
         now = clock.now()
         first = participant.checked_in_at is None
         participant.checked_in_at = participant.checked_in_at or now
-        participant.device_check = {"camera": camera, "microphone": microphone, "at": now.isoformat()}
+        participant.device_check = {
+            "camera": camera,
+            "microphone": microphone,
+            "at": now.isoformat(),
+        }
         participant.save(update_fields=["checked_in_at", "device_check"])
         if first:
             _event(visit, VisitEventKind.CHECKED_IN, participant, detail=participant.device_check)
@@ -537,30 +541,31 @@ def _finish_work_item(clinician: User, item: WorkItem | None) -> None:
 
 
 def _start_visit(visit: Visit, clinician: User) -> None:
-    """First admission: the encounter starts (in the appointment's episode when it has one)."""
-    if visit.encounter_id is not None:
-        do_begin_encounter(visit.encounter, clinician=clinician)  # type: ignore[arg-type]
+    """First admission: the encounter starts, in the appointment's episode when it has one
+    (the appointment is then linked to the encounter)."""
+    appointment = visit.appointment
+    encounter: Encounter | None = visit.encounter or getattr(appointment, "encounter", None)
+    if encounter is not None:
+        encounter = do_begin_encounter(encounter, clinician=clinician)
     else:
+        episode = getattr(appointment, "episode", None)
+        if episode is None:
+            if appointment is not None:
+                title = str(appointment.visit_type.name)
+            else:
+                title = f"On-demand visit: {visit.reason}" if visit.reason else "On-demand visit"
+            episode = do_open_episode(visit.patient, title=title, by=clinician)
         mode = EncounterMode.FACILITATED if visit.facilitated else visit.mode
-        appointment = visit.appointment
-        encounter: Encounter | None = getattr(appointment, "encounter", None)
-        if encounter is not None:
-            encounter = do_begin_encounter(encounter, clinician=clinician)
-        else:
-            episode = getattr(appointment, "episode", None)
-            if episode is None:
-                if visit.kind == VisitKind.ON_DEMAND:
-                    title = f"On-demand visit: {visit.reason}" if visit.reason else "On-demand visit"
-                else:
-                    title = str(getattr(appointment.visit_type, "name", "Video visit"))
-                episode = do_open_episode(visit.patient, title=title, by=clinician)
-            encounter = do_start_encounter(
-                episode, mode, by=clinician, clinician=clinician, started=True
-            )
-        visit.encounter = encounter
-    now = clock.now()
+        encounter = do_start_encounter(
+            episode, mode, by=clinician, clinician=clinician, started=True
+        )
+        if appointment is not None:
+            from carepath.scheduling.actions import do_link_encounter
+
+            do_link_encounter(appointment, encounter_id=encounter.pk, episode_id=episode.pk)
+    visit.encounter = encounter
     visit.status = VisitStatus.IN_PROGRESS
-    visit.started_at = now
+    visit.started_at = clock.now()
     visit.save(update_fields=["encounter", "status", "started_at"])
     _event(visit, VisitEventKind.STARTED, to_mode=visit.mode)
 
@@ -615,9 +620,7 @@ def do_admit(clinician: User, visit_id: int, participant_id: int) -> Participant
         visit = Visit.objects.select_for_update().select_related("appointment").get(pk=visit_id)
         _check_live(visit)
         participant = (
-            Participant.objects.select_for_update()
-            .filter(visit=visit, pk=participant_id)
-            .first()
+            Participant.objects.select_for_update().filter(visit=visit, pk=participant_id).first()
         )
         if participant is None:
             raise ActionRefused("not_found", "No such participant in this visit.", status=404)
@@ -665,7 +668,7 @@ def do_remove_participant(clinician: User, visit_id: int, participant_id: int) -
 
 
 def do_request_on_demand(patient: User, *, reason: str = "", specialty_code: str = "") -> Visit:
-    """"See the next available clinician": an on_demand work item due in minutes in the shared
+    """ "See the next available clinician": an on_demand work item due in minutes in the shared
     queue. A patient already waiting gets their existing request back."""
     if patient.role != Role.PATIENT:
         raise ActionRefused("not_patient", "Only patients request on-demand care.", status=403)
@@ -674,7 +677,9 @@ def do_request_on_demand(patient: User, *, reason: str = "", specialty_code: str
     if specialty_code:
         specialty = Specialty.objects.filter(code=specialty_code).first()
         if specialty is None:
-            raise ActionRefused("unknown_service", "Choose a service from the list.", field="service")
+            raise ActionRefused(
+                "unknown_service", "Choose a service from the list.", field="service"
+            )
     existing = Visit.objects.filter(
         patient=patient,
         kind=VisitKind.ON_DEMAND,
@@ -734,23 +739,30 @@ def do_take_on_demand(clinician: User, visit_id: int) -> Visit:
     visit = Visit.objects.filter(pk=visit_id, kind=VisitKind.ON_DEMAND).first()
     if visit is None or clinician.role != Role.CLINICIAN:
         do_record_audit(
-            "visit.take", actor=clinician, object_type="visit", object_id=visit_id,
-            patient_id=visit.patient_id if visit else None, outcome=Outcome.DENIED,
+            "visit.take",
+            actor=clinician,
+            object_type="visit",
+            object_id=visit_id,
+            patient_id=visit.patient_id if visit else None,
+            outcome=Outcome.DENIED,
         )
         raise _not_found()
     if visit.clinician_id == clinician.pk:
         return visit
+    item = visit.work_item
+    if item is None or not is_eligible(clinician, item, ignore_routing=True):
+        _refuse_for(visit, clinician, "visit.take", _not_found())
+    assert item is not None
     if visit.clinician_id is not None or visit.status != VisitStatus.OPEN:
         raise ActionRefused("already_taken", "Another clinician has taken this visit.", status=409)
-    item = visit.work_item
-    if item is None:
-        raise ActionRefused("not_queued", "This request is not in the queue.", status=409)
     if not (item.status == WorkItemStatus.CLAIMED and item.claimed_by_id == clinician.pk):
         do_claim(clinician, item.pk)  # 404 when not eligible, 409 when someone else won
     with transaction.atomic():
         locked = Visit.objects.select_for_update().get(pk=visit.pk)
         if locked.clinician_id not in (None, clinician.pk):
-            raise ActionRefused("already_taken", "Another clinician has taken this visit.", status=409)
+            raise ActionRefused(
+                "already_taken", "Another clinician has taken this visit.", status=409
+            )
         now = clock.now()
         locked.clinician = clinician
         locked.save(update_fields=["clinician"])
@@ -833,14 +845,14 @@ def do_leave_room(participant_id: int, channel_name: str) -> bool:
     return True
 
 
-def _in_progress_participant(participant_id: int) -> tuple[Participant, Visit]:
+def _in_progress_participant(participant_id: int) -> tuple[Participant, Visit, int]:
     participant = Participant.objects.select_related("visit", "user").get(pk=participant_id)
     visit = participant.visit
     if participant.state != AdmissionState.ADMITTED:
         raise ActionRefused("not_admitted", "Wait for the clinician to admit you.", status=403)
     if visit.status != VisitStatus.IN_PROGRESS or visit.encounter_id is None:
         raise ActionRefused("not_started", "The visit has not started.", status=409)
-    return participant, visit
+    return participant, visit, visit.encounter_id
 
 
 def do_post_chat(participant_id: int, text: str) -> ChatMessage:
@@ -848,11 +860,11 @@ def do_post_chat(participant_id: int, text: str) -> ChatMessage:
     text = text.strip()
     if not text or len(text) > 2000:
         raise ActionRefused("invalid_text", "Write 1 to 2000 characters.", field="text")
-    participant, visit = _in_progress_participant(participant_id)
+    participant, visit, encounter_id = _in_progress_participant(participant_id)
     with transaction.atomic():
         message = ChatMessage.objects.create(
             visit=visit,
-            encounter_id=visit.encounter_id,
+            encounter_id=encounter_id,
             sender=participant,
             body=text,
             sent_at=clock.now(),
@@ -884,7 +896,7 @@ def do_change_mode(participant_id: int, mode: str) -> Visit:
     """Video <-> audio-only <-> chat mid-visit; each change is an event row on the encounter."""
     if mode not in VisitMode.values:
         raise ActionRefused("invalid_mode", "Choose video, audio or chat.", field="mode")
-    participant, visit = _in_progress_participant(participant_id)
+    participant, visit, _ = _in_progress_participant(participant_id)
     with transaction.atomic():
         locked = Visit.objects.select_for_update().get(pk=visit.pk)
         if locked.mode == mode:
@@ -912,7 +924,7 @@ VITALS_ROLES = frozenset({ParticipantRole.TELEFACILITATOR, ParticipantRole.CLINI
 def do_record_vitals(participant_id: int, values: dict[str, Any]) -> list[Observation]:
     """Vitals entered by the telefacilitator (or the clinician): one Observation per value,
     LOINC-coded with UCUM units, on the encounter; the room sees them after the commit."""
-    participant, visit = _in_progress_participant(participant_id)
+    participant, visit, encounter_id = _in_progress_participant(participant_id)
     if participant.role not in VITALS_ROLES or participant.user is None:
         raise ActionRefused(
             "forbidden", "Only the telefacilitator or clinician enters vitals.", status=403
@@ -926,7 +938,7 @@ def do_record_vitals(participant_id: int, values: dict[str, Any]) -> list[Observ
         panel = uuid.uuid4()
         observations = [
             Observation.objects.create(
-                encounter_id=visit.encounter_id,
+                encounter_id=encounter_id,
                 visit=visit,
                 panel=panel,
                 code=VITALS[name][0],
@@ -965,6 +977,15 @@ def vital_out(name: str, value: float) -> dict[str, Any]:
     return {"name": name, "code": code, "display": display, "value": value, "unit": unit}
 
 
+def _complete_appointment(visit: Visit, user: User) -> None:
+    from carepath.scheduling.actions import do_complete_appointment
+
+    assert visit.appointment is not None
+    # Cancelled or rescheduled meanwhile: the visit still ends.
+    with contextlib.suppress(ActionRefused):
+        do_complete_appointment(visit.appointment, actor=user, encounter_id=visit.encounter_id)
+
+
 def do_end_visit(user: User, visit_id: int) -> Visit:
     """The clinician ends the visit: the encounter is finished with its duration, everyone's
     sockets are told, and unused guest links stop working."""
@@ -979,6 +1000,8 @@ def do_end_visit(user: User, visit_id: int) -> Visit:
         now = clock.now()
         if locked.encounter is not None:
             do_end_encounter(locked.encounter, by=user)
+        if locked.appointment is not None:
+            _complete_appointment(locked, user)
         locked.status = VisitStatus.ENDED
         locked.ended_at = now
         started = locked.started_at or now

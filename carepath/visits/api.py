@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from django.http import Http404, HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.utils import check_csrf
 from pydantic import EmailStr, Field, StringConstraints
 
@@ -168,6 +168,7 @@ class OnDemandIn(Schema):
 
 class WaitOut(Schema):
     visit_id: int
+    kind: str
     status: str
     admitted: bool
     ahead: int
@@ -295,18 +296,19 @@ class NoteOut(Schema):
     response={201: OnDemandOut},
     summary="See the next available clinician (patients): a request in the shared queue",
 )
-def request_on_demand(request: HttpRequest, payload: OnDemandIn) -> tuple[int, OnDemandOut]:
+def request_on_demand(request: HttpRequest, payload: OnDemandIn) -> Status[OnDemandOut]:
     patient = _staff(request)
     visit = actions.do_request_on_demand(
         patient, reason=payload.reason, specialty_code=payload.service
     )
-    return 201, OnDemandOut(visit=visit_out(visit), wait=_wait(visit, admitted=False))
+    return Status(201, OnDemandOut(visit=visit_out(visit), wait=_wait(visit, admitted=False)))
 
 
 def _wait(visit: Visit, *, admitted: bool) -> WaitOut:
     estimate = estimate_wait(visit)
     return WaitOut(
         visit_id=visit.pk,
+        kind=visit.kind,
         status=visit.status,
         admitted=admitted,
         ahead=estimate.ahead,
@@ -360,7 +362,7 @@ def open_for_appointment(request: HttpRequest, appointment_id: int) -> VisitOut:
     response={201: LinkOut},
     summary="A signed link for one participant with an account (clinician, coordinator)",
 )
-def create_link(request: HttpRequest, visit_id: int, payload: LinkIn) -> tuple[int, LinkOut]:
+def create_link(request: HttpRequest, visit_id: int, payload: LinkIn) -> Status[LinkOut]:
     user = _staff(request)
     visit = Visit.objects.filter(pk=visit_id).first()
     if visit is None or user.role not in (Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN):
@@ -369,33 +371,36 @@ def create_link(request: HttpRequest, visit_id: int, payload: LinkIn) -> tuple[i
     if target is None:
         raise ActionRefused("unknown_user", "No active user with that id.", field="user_id")
     link, token = actions.do_issue_link(visit, by=user, role=payload.role, user=target)
-    return 201, link_out(link, token)
+    return Status(201, link_out(link, token))
 
 
 @router.post(
     "/{visit_id}/invites",
     response={201: LinkOut},
+    auth=USER_OR_GUEST,
     summary="Invite a caregiver or interpreter (the visit's patient or clinician): single use",
 )
-def invite_guest(request: HttpRequest, visit_id: int, payload: InviteIn) -> tuple[int, LinkOut]:
-    user = _staff(request)
-    visit = Visit.objects.filter(pk=visit_id).first()
-    if visit is None:
-        raise Http404("No visit with that id.")
+def invite_guest(request: HttpRequest, visit_id: int, payload: InviteIn) -> Status[LinkOut]:
+    participant = _participant(request, visit_id, action="visit_invite.create")
+    if participant.user is None or participant.role not in (
+        ParticipantRole.PATIENT,
+        ParticipantRole.CLINICIAN,
+    ):
+        raise ActionRefused("forbidden", "The patient or the clinician invites guests.", status=403)
     link, token = actions.do_invite_guest(
-        visit,
-        by=user,
+        participant.visit,
+        by=participant.user,
         role=payload.role,
         name=payload.name,
         email=str(payload.email or ""),
         base_url=request.build_absolute_uri("/").rstrip("/"),
     )
-    return 201, link_out(link, token)
+    return Status(201, link_out(link, token))
 
 
 @router.get("/{visit_id}/links", response=list[LinkOut], summary="A visit's links (clinician)")
 def list_links(request: HttpRequest, visit_id: int) -> list[LinkOut]:
-    _user_, visit = _clinician_visit(request, visit_id, "visit_link.list")
+    _, visit = _clinician_visit(request, visit_id, "visit_link.list")
     return [link_out(link) for link in VisitLink.objects.filter(visit=visit)]
 
 
@@ -496,10 +501,10 @@ def get_chat(request: HttpRequest, visit_id: int, after: int = 0) -> list[dict[s
     auth=USER_OR_GUEST,
     summary="Send a chat message in the visit (admitted participants, guest)",
 )
-def post_chat(request: HttpRequest, visit_id: int, payload: ChatIn) -> tuple[int, Any]:
+def post_chat(request: HttpRequest, visit_id: int, payload: ChatIn) -> Status[dict[str, Any]]:
     participant = _admitted(request, visit_id, action="visit.chat")
     message = actions.do_post_chat(participant.pk, payload.text)
-    return 201, chat_out(message)
+    return Status(201, chat_out(message))
 
 
 @router.get(
@@ -537,7 +542,9 @@ def get_vitals(request: HttpRequest, visit_id: int) -> list[ObservationOut]:
     response={201: list[ObservationOut]},
     summary="Enter vitals (the telefacilitator or clinician in the visit)",
 )
-def post_vitals(request: HttpRequest, visit_id: int, payload: VitalsIn) -> tuple[int, Any]:
+def post_vitals(
+    request: HttpRequest, visit_id: int, payload: VitalsIn
+) -> Status[list[ObservationOut]]:
     participant = _admitted(request, visit_id, action="observation.create")
     unknown = set(payload.values) - set(VITALS)
     if unknown:
@@ -545,19 +552,22 @@ def post_vitals(request: HttpRequest, visit_id: int, payload: VitalsIn) -> tuple
             "unknown_vital", f"Unknown vital sign: {sorted(unknown)[0]}", field="values"
         )
     observations = actions.do_record_vitals(participant.pk, payload.values)
-    return 201, [
-        ObservationOut(
-            id=obs.pk,
-            panel=str(obs.panel),
-            code=obs.code,
-            display=obs.display,
-            value=float(obs.value),
-            unit=obs.unit,
-            recorded_at=obs.recorded_at,
-            recorded_by=participant.display_name,
-        )
-        for obs in observations
-    ]
+    return Status(
+        201,
+        [
+            ObservationOut(
+                id=obs.pk,
+                panel=str(obs.panel),
+                code=obs.code,
+                display=obs.display,
+                value=float(obs.value),
+                unit=obs.unit,
+                recorded_at=obs.recorded_at,
+                recorded_by=participant.display_name,
+            )
+            for obs in observations
+        ],
+    )
 
 
 @router.get(
@@ -587,7 +597,7 @@ def _note_encounter(request: HttpRequest, visit_id: int) -> tuple[User, Visit]:
 
 def _my_note(user: User, visit: Visit) -> ClinicalNote | None:
     return (
-        ClinicalNote.objects.filter(encounter_id=visit.encounter_id, author=user)
+        ClinicalNote.objects.filter(encounter=visit.encounter, author=user)
         .order_by("-status", "-updated_at")  # a draft first, else the latest signed note
         .first()
     )
@@ -648,13 +658,10 @@ def save_note(request: HttpRequest, visit_id: int, payload: NoteIn) -> NoteOut:
 def sign_note(request: HttpRequest, visit_id: int) -> NoteOut:
     user, visit = _note_encounter(request, visit_id)
     note = (
-        ClinicalNote.objects.filter(
-            encounter_id=visit.encounter_id, author=user, status=NoteStatus.DRAFT
-        )
+        ClinicalNote.objects.filter(encounter=visit.encounter, author=user, status=NoteStatus.DRAFT)
         .order_by("-updated_at")
         .first()
     )
     if note is None:
         raise ActionRefused("no_draft", "Save a draft first.", status=409)
     return note_out(do_sign_note(user, note))
-

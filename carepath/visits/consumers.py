@@ -57,32 +57,37 @@ def _signed_in_user(scope: dict[str, Any]) -> User | None:
 def authenticate_socket(
     visit_id: int, scope: dict[str, Any], link_token: str
 ) -> Participant | None:
-    """The participant this socket speaks for, or None (audited)."""
+    """The participant this socket speaks for, or None (the refusal is audited)."""
     user = _signed_in_user(scope)
     participant: Participant | None = None
     try:
         if link_token:
-            opened = actions.do_open_link(
+            # do_open_link audits its own refusals; a guest link is no good here (guests use
+            # the browser session that gave their name).
+            participant = actions.do_open_link(
                 visit_id, link_token, user=user, bound_participant=None, staff_mfa_ok=True
-            )
-            participant = opened.participant
-            if participant is None:  # a guest link: guests use the session that named them
-                return _deny(visit_id, user, "guest_needs_session")
+            ).participant
         else:
             participant = find_participant(visit_id, user, scope.get("session"))
             if participant is None and user is not None:
                 visit = Visit.objects.filter(pk=visit_id).first()
                 if visit is not None and entitled_role(user, visit) is not None:
                     participant = actions.do_ensure_participant(visit, user)
+    except actions.LinkRefused:
+        return None
     except ActionRefused as refused:
-        # do_open_link audits its own refusals.
-        return None if link_token else _deny(visit_id, user, refused.code)
+        _deny(visit_id, user, refused.code)
+        return None
+    code = ""
     if participant is None:
-        return _deny(visit_id, user, "not_participant")
-    if participant.state == AdmissionState.REMOVED:
-        return _deny(visit_id, user, "removed")
-    if not participant.visit.is_live:
-        return _deny(visit_id, user, "visit_over")
+        code = "guest_needs_session" if link_token else "not_participant"
+    elif participant.state == AdmissionState.REMOVED:
+        code = "removed"
+    elif not participant.visit.is_live:
+        code = "visit_over"
+    if code:
+        _deny(visit_id, user, code)
+        return None
     return participant
 
 
@@ -97,7 +102,6 @@ def _deny(visit_id: int, user: User | None, code: str) -> None:
         outcome=Outcome.DENIED,
         detail={"code": code},
     )
-    return None
 
 
 def _admission_state(participant_id: int) -> str:
@@ -111,7 +115,9 @@ class VisitSignalConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         self.visit_id = int(self.scope["url_route"]["kwargs"]["visit_id"])
-        self.bucket = TokenBucket(settings.VISIT_SIGNAL_RATE_PER_SECOND, settings.VISIT_SIGNAL_BURST)
+        self.bucket = TokenBucket(
+            settings.VISIT_SIGNAL_RATE_PER_SECOND, settings.VISIT_SIGNAL_BURST
+        )
         self.joined = False
         self.admitted = False
         self.closing = False

@@ -81,7 +81,9 @@ class Visit(models.Model):
             models.Index(fields=["kind", "status"]),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="visit_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="visit_end_after_start"
+            ),
             models.CheckConstraint(
                 condition=Q(status="ended", ended_at__isnull=False)
                 | (~Q(status="ended") & Q(ended_at__isnull=True))

@@ -104,7 +104,11 @@ def check_vitals(values: Any) -> dict[str, float]:
     for name, value in values.items():
         if name not in VITALS:
             raise Malformed(f"unknown vital sign: {str(name)[:40]}")
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
             raise Malformed(f"{name} must be a number")
         _code, display, unit, low, high = VITALS[name]
         if not low <= value <= high:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from carepath.access.selectors import deny
@@ -70,9 +70,11 @@ def find_participant(
 ) -> Participant | None:
     """This person's participant row for the visit, or None. Removed participants and
     participants of revoked links count as none."""
-    live = Participant.objects.select_related("visit", "link", "user").filter(
-        visit_id=visit_id
-    ).exclude(state=AdmissionState.REMOVED)
+    live = (
+        Participant.objects.select_related("visit", "link", "user")
+        .filter(visit_id=visit_id)
+        .exclude(state=AdmissionState.REMOVED)
+    )
     signed_in = user is not None and user.is_authenticated
     participant = live.filter(user=user).first() if signed_in else None
     if participant is None:
@@ -182,12 +184,14 @@ class WaitEstimate:
 
 def recent_average_handle_minutes(sample: int = 20) -> float:
     """Mean length of the latest finished on-demand visits (a default until there are some)."""
-    recent = list(
-        Visit.objects.filter(kind=VisitKind.ON_DEMAND, status=VisitStatus.ENDED)
+    recent = [
+        int(seconds)
+        for seconds in Visit.objects.filter(kind=VisitKind.ON_DEMAND, status=VisitStatus.ENDED)
         .exclude(duration_seconds__isnull=True)
         .order_by("-ended_at")
         .values_list("duration_seconds", flat=True)[:sample]
-    )
+        if seconds is not None
+    ]
     if not recent:
         return float(settings.ON_DEMAND_DEFAULT_HANDLE_MINUTES)
     return max(1.0, sum(recent) / len(recent) / 60)
@@ -223,11 +227,6 @@ def visits_for(user: User) -> QuerySet[Visit]:
         .select_related("patient", "clinician")
         .order_by("starts_at")
     )
-
-
-def average_session_minutes() -> float:
-    value = Visit.objects.filter(status=VisitStatus.ENDED).aggregate(avg=Avg("duration_seconds"))
-    return float(value["avg"] or 0) / 60
 
 
 def require_visit(visit_id: int) -> Visit:

@@ -241,7 +241,7 @@ def _intake_url(visit: Visit) -> str:
         case = intake_case_for(visit.appointment)
     except (ImportError, AttributeError):
         return ""
-    return f"/staff/cases/{case.pk}/" if case is not None else ""
+    return f"/staff/cases/{case.pk}/review/" if case is not None else ""
 
 
 @require_POST
@@ -253,4 +253,3 @@ def take(request: HttpRequest, visit_id: int) -> HttpResponse:
         messages.error(request, refused.message)
         return HttpResponseRedirect("/visits/")
     return HttpResponseRedirect(f"/visits/{visit.pk}/")
-

@@ -31,6 +31,7 @@ from carepath.workqueue.selectors import (
 )
 
 CLAIM_NEXT_ATTEMPTS = 5
+CLAIM_NEXT_CANDIDATES = 8
 SLA_BREACH_PRIORITY_BUMP = 10
 
 
@@ -173,85 +174,106 @@ def end_claim_relationships(item: WorkItem, staff_id: int | None, now: dt.dateti
 def _after_claim(user: User, item: WorkItem, previous_holder: int | None, now: dt.datetime) -> None:
     if previous_holder is not None and previous_holder != user.pk:
         end_claim_relationships(item, previous_holder, now)
-    if (
-        item.patient_id is not None
-        and not _current_claim_relationships(item, user.pk, now).exists()
-    ):
+    already_related = (
+        previous_holder == user.pk
+        and _current_claim_relationships(item, user.pk, now).exists()
+    )
+    if item.patient_id is not None and not already_related:
         do_add_care_relationship(
             user, item.patient_id, kind=RelationshipKind.WORK_ITEM, source_id=str(item.pk)
         )
-    audit_item(
-        "work_item.claim",
-        user,
-        item,
-        detail={"lease_expires_at": item.lease_expires_at.isoformat()
-                if item.lease_expires_at else ""},
-    )
+    lease_until = item.lease_expires_at.isoformat() if item.lease_expires_at else ""
+    audit_item("work_item.claim", user, item, detail={"lease_expires_at": lease_until})
     publish_queue_event(item, "claimed")
 
 
-def _claim_tx(user: User, item_id: int, lease: dt.timedelta) -> WorkItem | Refusal:
-    now = clock.now()
-    item = WorkItem.objects.filter(pk=item_id).first()
-    if item is None:
-        return _not_found()
-    if user.role != Role.CLINICIAN or not is_eligible(user, item):
-        return _hidden(item)
-    locked = WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        pk=item_id
-    )
-    row = locked.first()
-    if row is None or not _take(user, item_id, now, lease):
-        item.refresh_from_db()
-        if item.status in (WorkItemStatus.DONE, WorkItemStatus.CANCELLED):
-            return Refusal(
-                ActionRefused("not_open", "This work item is already finished.", status=409),
-                item,
-            )
-        return Refusal(
-            ActionRefused(
-                "already_claimed", "Another clinician has claimed this item.", status=409
-            ),
-            item,
-        )
-    item.refresh_from_db()
-    _after_claim(user, item, row.claimed_by_id, now)
+def _mark_taken(item: WorkItem, user: User, now: dt.datetime, lease: dt.timedelta) -> WorkItem:
+    """What the winning UPDATE wrote, without reading the row again."""
+    item.status = WorkItemStatus.CLAIMED
+    item.claimed_by = user
+    item.claimed_at = now
+    item.lease_expires_at = now + lease
     return item
+
+
+def _try_take(user: User, item: WorkItem, lease: dt.timedelta) -> bool:
+    """One short write transaction: lock (PostgreSQL: skip a row another claimer holds),
+    the conditional UPDATE, the care relationship, the audit event."""
+    with transaction.atomic():
+        now = clock.now()
+        previous_holder = item.claimed_by_id
+        if connection.features.has_select_for_update_skip_locked:
+            row = list(
+                WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=item.pk)
+                .values_list("claimed_by_id", flat=True)
+            )
+            if not row:
+                return False  # another transaction is claiming it right now
+            previous_holder = row[0]
+        if not _take(user, item.pk, now, lease):
+            return False
+        _after_claim(user, _mark_taken(item, user, now, lease), previous_holder, now)
+    return True
 
 
 def do_claim(user: User, item_id: int, *, lease: dt.timedelta | None = None) -> WorkItem:
     """Take an item for `lease` (default WORK_ITEM_LEASE_MINUTES) and gain access to its
     patient (a work_item care relationship). Claiming an item you already hold renews it.
-    Losing the race is a 409 "already_claimed"; an item you may not take is a 404."""
-    with transaction.atomic():
-        result = _claim_tx(user, item_id, lease or default_lease())
-    return _settle("work_item.claim", user, item_id, result)
+    Losing the race is a 409 "already_claimed"; an item you may not take is a 404.
+
+    The reads (the item, eligibility) happen before the write transaction, so the write
+    lock is held only for the claim itself; the conditional UPDATE re-checks the state."""
+    item = WorkItem.objects.select_related("required_specialty").filter(pk=item_id).first()
+    if item is None:
+        return _settle("work_item.claim", user, item_id, _not_found())
+    if user.role != Role.CLINICIAN or not is_eligible(user, item):
+        return _settle("work_item.claim", user, item_id, _hidden(item))
+    if _try_take(user, item, lease or default_lease()):
+        return item
+    item.refresh_from_db()
+    if item.status in (WorkItemStatus.DONE, WorkItemStatus.CANCELLED):
+        exc = ActionRefused("not_open", "This work item is already finished.", status=409)
+    else:
+        exc = ActionRefused(
+            "already_claimed", "Another clinician has claimed this item.", status=409
+        )
+    return _settle("work_item.claim", user, item_id, Refusal(exc, item))
 
 
 def do_claim_next(user: User) -> WorkItem | None:
     """Claim the first item this clinician may take (by due_at, then priority) that nobody
-    else holds; None when there is nothing to take."""
+    else holds; None when there is nothing to take.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED picks the first row no other claimer has
+    locked. SQLite (one writer at a time): the candidates are read before the write lock
+    and taken in order with the conditional UPDATE; a lost race moves on to the next."""
     if user.role != Role.CLINICIAN:
         return None
     lease = default_lease()
+    skip_locked = connection.features.has_select_for_update_skip_locked
     for _attempt in range(CLAIM_NEXT_ATTEMPTS):
-        with transaction.atomic():
-            now = clock.now()
-            candidates = eligible_items_for(user).filter(
-                Q(status=WorkItemStatus.OPEN)
-                | Q(status=WorkItemStatus.CLAIMED, lease_expires_at__lte=now)
-            )
-            if connection.features.has_select_for_update_skip_locked:
-                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-            item = candidates.first()
-            if item is None:
-                return None
-            previous_holder = item.claimed_by_id
-            if not _take(user, item.pk, now, lease):
-                continue  # lost the race on a backend without row locks: try again
-            item.refresh_from_db()
-            _after_claim(user, item, previous_holder, now)
-            return item
+        now = clock.now()
+        takeable = eligible_items_for(user).filter(
+            Q(status=WorkItemStatus.OPEN)
+            | Q(status=WorkItemStatus.CLAIMED, lease_expires_at__lte=now)
+        )
+        if skip_locked:
+            with transaction.atomic():
+                item = takeable.select_for_update(skip_locked=True, of=("self",)).first()
+                if item is None:
+                    return None
+                previous_holder = item.claimed_by_id
+                if _take(user, item.pk, now, lease):
+                    _after_claim(user, _mark_taken(item, user, now, lease), previous_holder, now)
+                    return item
+            continue
+        candidates = list(takeable[:CLAIM_NEXT_CANDIDATES])
+        if not candidates:
+            return None
+        for item in candidates:
+            if _try_take(user, item, lease):
+                return item
     return None
 
 

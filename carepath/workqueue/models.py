@@ -81,7 +81,11 @@ class WorkItem(models.Model):
 
     class Meta:
         ordering = ["due_at", "-priority", "pk"]
-        indexes = [models.Index(fields=["status", "due_at"], name="workitem_status_due")]
+        indexes = [
+            # The queue's order (due_at, then priority) straight from the index.
+            models.Index(fields=["status", "due_at", "-priority"], name="workitem_queue_order"),
+            models.Index(fields=["status", "lease_expires_at"], name="workitem_lease"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(

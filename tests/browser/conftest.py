@@ -126,10 +126,6 @@ def live_server_url(transactional_db: None) -> Iterator[str]:
             thread.join(timeout=5)
         sock.close()
         db_settings["CONN_MAX_AGE"] = saved_max_age
-        if os.environ.get("DBG_CONN"):
-            with connections["default"].cursor() as c:
-                c.execute("SELECT pid, state, query, application_name, backend_start FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-                print("LEFTOVER", c.fetchall())
         drop_audit_triggers()  # pytest-django flushes every table next
         assert not thread.is_alive(), "the live server did not stop"
 
@@ -138,13 +134,18 @@ def live_server_url(transactional_db: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def browser(django_db_setup: None, django_db_blocker: Any) -> Iterator[Browser]:
+    """Debian's Chromium, once per session. Requests the test database first: Playwright's
+    sync API gives the test code a context of its own, so the database connection opened
+    while creating the test database is closed here, or it would block dropping it."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"Browser tests need Debian's Chromium at {CHROMIUM}. Run scripts/ensure-browser "
             "(or, as root: apt-get install -y chromium).",
             pytrace=False,
         )
+    with django_db_blocker.unblock():
+        connections.close_all()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
@@ -153,6 +154,8 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+            with django_db_blocker.unblock():
+                connections.close_all()
 
 
 # A CSP violation also reaches the console as "Refused to ..."; this listener makes sure one

@@ -51,8 +51,8 @@ def totp_code(secret: str, *, at: float | None = None) -> str:
 
 def seconds_left_in_period(at: float | None = None) -> float:
     moment = time.time() if at is None else at
-    period = mfa_settings.TOTP_PERIOD
-    return period - (moment % period)
+    period = int(mfa_settings.TOTP_PERIOD)
+    return float(period - (moment % period))
 
 
 def fresh_totp_code(secret: str, *, min_seconds_left: float = 4.0) -> str:

@@ -73,7 +73,7 @@ def test_invited_staff_sets_password_then_must_activate_totp(
     do_invite_staff(ada, "nia.nurse@example.com", Role.TELEFACILITATOR, base_url=live_server_url)
     assert len(mail.outbox) == 1
     links = re.findall(
-        rf"{re.escape(live_server_url)}/accounts/invitation/[^\s/]+/", mail.outbox[0].body
+        rf"{re.escape(live_server_url)}/accounts/invitation/[^\s/]+/", str(mail.outbox[0].body)
     )
     assert len(links) == 1
 

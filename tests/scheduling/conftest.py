@@ -53,7 +53,11 @@ def weekday_hours(
 
 
 def visit_type(
-    clinician: User | None, line: ServiceLine | None, *, minutes: int = 30, buffer: int = 0,
+    clinician: User | None,
+    line: ServiceLine | None,
+    *,
+    minutes: int = 30,
+    buffer: int = 0,
     requires_intake: bool = False,
 ) -> VisitType:
     return VisitType.objects.create(
@@ -104,7 +108,7 @@ def october() -> Iterator[dt.datetime]:
 
 
 @pytest.fixture
-def deferred_tasks() -> Iterator[list[TaskResult]]:
+def deferred_tasks() -> Iterator[list[TaskResult[Any, Any]]]:
     """Swap in Django's DummyBackend: it accepts run_after and only records what is enqueued
     (the suite's ImmediateBackend refuses run_after)."""
     backend = DummyBackend(alias="default", params={})

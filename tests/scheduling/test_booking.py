@@ -17,7 +17,6 @@ from carepath.scheduling.models import Appointment, AppointmentStatus, VisitType
 from tests.personas import make_patient, signed_in_client
 from tests.scheduling.conftest import CHICAGO
 
-
 NINE = dt.datetime(2026, 10, 19, 9, tzinfo=CHICAGO)  # Monday 9:00 Chicago
 
 
@@ -37,7 +36,10 @@ def book(client: Client, visit_type: VisitType, starts_at: dt.datetime, **extra:
 
 
 def test_patient_books_a_slot_through_the_api(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     response = book(client_for(alice), tex_hours, NINE)
@@ -58,10 +60,14 @@ def test_patient_books_a_slot_through_the_api(
         staff=dr_tex, patient=alice, source_id=str(appointment.pk)
     ).exists()
     # The slot is gone for the next search.
-    slots = client_for(alice).get(
-        "/api/v1/scheduling/slots",
-        {"clinician_id": dr_tex.pk, "start_date": "2026-10-19", "days": 1},
-    ).json()
+    slots = (
+        client_for(alice)
+        .get(
+            "/api/v1/scheduling/slots",
+            {"clinician_id": str(dr_tex.pk), "start_date": "2026-10-19", "days": "1"},
+        )
+        .json()
+    )
     assert slots[0]["starts_local"].startswith("2026-10-19T09:30:00-05:00")
     assert slots[0]["zone"] == "America/Chicago"
 
@@ -81,7 +87,10 @@ def test_idempotency_key_returns_the_first_booking(
 
 
 def test_double_booking_is_refused_with_409_on_the_lock_path(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     carol = make_patient("carol@example.com", "TX")
@@ -100,7 +109,10 @@ def test_double_booking_is_refused_with_409_on_the_lock_path(
 
 
 def test_buffer_blocks_the_following_slot(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     tex_hours.buffer_minutes = 10
@@ -113,7 +125,11 @@ def test_buffer_blocks_the_following_slot(
 
 
 def test_times_not_offered_are_refused(
-    alice: User, dr_ny: User, ny_hours: VisitType, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_ny: User,
+    ny_hours: VisitType,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     client = client_for(alice)
@@ -165,7 +181,10 @@ def test_no_booking_without_consent(
 
 
 def test_staff_roles_that_may_not_book(
-    faye: User, alice: User, tex_hours: VisitType, october: dt.datetime,
+    faye: User,
+    alice: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     response = book(client_for(faye), tex_hours, NINE, patient_id=alice.pk)
@@ -174,7 +193,10 @@ def test_staff_roles_that_may_not_book(
 
 
 def test_coordinator_books_only_for_patients_in_their_care(
-    cody: User, alice: User, tex_hours: VisitType, october: dt.datetime,
+    cody: User,
+    alice: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     response = book(client_for(cody), tex_hours, NINE, patient_id=alice.pk)
@@ -186,7 +208,10 @@ def test_coordinator_books_only_for_patients_in_their_care(
 
 
 def test_bob_cannot_see_or_cancel_alices_appointment(
-    alice: User, bob: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    bob: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     appointment_id = book(client_for(alice), tex_hours, NINE).json()["id"]
@@ -213,7 +238,11 @@ def test_bob_cannot_see_or_cancel_alices_appointment(
 
 
 def test_dr_ny_cannot_see_dr_tex_appointments(
-    alice: User, dr_tex: User, dr_ny: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    dr_ny: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     appointment_id = book(client_for(alice), tex_hours, NINE).json()["id"]
@@ -257,7 +286,11 @@ def _parallel_bookings(count: int, visit_type: VisitType) -> list[tuple[int, dic
 @pytest.mark.postgres
 def test_twenty_parallel_bookings_of_one_slot_one_wins_on_postgres(
     committed_db: None,
-    clinic: None, dr_tex: User, derm: ServiceLine, tex_hours: VisitType, october: dt.datetime
+    clinic: None,
+    dr_tex: User,
+    derm: ServiceLine,
+    tex_hours: VisitType,
+    october: dt.datetime,
 ) -> None:
     results = _parallel_bookings(20, tex_hours)
     statuses = sorted(status for status, _ in results)
@@ -270,7 +303,11 @@ def test_twenty_parallel_bookings_of_one_slot_one_wins_on_postgres(
 
 def test_parallel_bookings_one_wins_on_any_database(
     committed_db: None,
-    clinic: None, dr_tex: User, derm: ServiceLine, tex_hours: VisitType, october: dt.datetime
+    clinic: None,
+    dr_tex: User,
+    derm: ServiceLine,
+    tex_hours: VisitType,
+    october: dt.datetime,
 ) -> None:
     results = _parallel_bookings(6, tex_hours)
     assert sorted(status for status, _ in results) == [201] + [409] * 5, results
@@ -290,19 +327,27 @@ def test_the_database_itself_refuses_overlapping_bookings(
         "patient_state": "TX",
     }
     Appointment.objects.create(
-        patient=alice, starts_at=start, ends_at=start + dt.timedelta(minutes=30),
-        blocks_until=start + dt.timedelta(minutes=40), **fields,
+        patient=alice,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=30),
+        blocks_until=start + dt.timedelta(minutes=40),
+        **fields,
     )
     with pytest.raises(IntegrityError, match="appointment_no_double_booking"), transaction.atomic():
         Appointment.objects.create(
-            patient=bob, starts_at=start + dt.timedelta(minutes=35),
+            patient=bob,
+            starts_at=start + dt.timedelta(minutes=35),
             ends_at=start + dt.timedelta(minutes=65),
-            blocks_until=start + dt.timedelta(minutes=65), **fields,
+            blocks_until=start + dt.timedelta(minutes=65),
+            **fields,
         )
     # Cancelled appointments do not block.
     Appointment.objects.filter(patient=alice).update(status=AppointmentStatus.CANCELLED)
     Appointment.objects.create(
-        patient=bob, starts_at=start, ends_at=start + dt.timedelta(minutes=30),
-        blocks_until=start + dt.timedelta(minutes=30), **fields,
+        patient=bob,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=30),
+        blocks_until=start + dt.timedelta(minutes=30),
+        **fields,
     )
     assert clock.now()

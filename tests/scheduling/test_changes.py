@@ -26,7 +26,7 @@ def booked(alice: User, dr_tex: User, visit_type: VisitType, at: dt.datetime = N
     return do_book(alice, patient=alice, clinician=dr_tex, visit_type=visit_type, starts_at=at)
 
 
-def reminders_in(results: list[TaskResult]) -> list[tuple[Any, ...]]:
+def reminders_in(results: list[TaskResult[Any, Any]]) -> list[tuple[Any, ...]]:
     return [
         (*result.args, result.task.run_after)
         for result in results
@@ -35,8 +35,12 @@ def reminders_in(results: list[TaskResult]) -> list[tuple[Any, ...]]:
 
 
 def test_reminders_are_enqueued_at_the_configured_offsets(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
-    deferred_tasks: list[TaskResult], django_capture_on_commit_callbacks: Any,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
+    deferred_tasks: list[TaskResult[Any, Any]],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         appointment = booked(alice, dr_tex, tex_hours)
@@ -47,12 +51,18 @@ def test_reminders_are_enqueued_at_the_configured_offsets(
     ]
     # The booking e-mail itself is enqueued at once (no run_after).
     emails = [r for r in deferred_tasks if r.task.func is not send_appointment_reminder.func]
-    assert [(list(r.args), r.task.run_after) for r in emails] == [([appointment.pk, "booked", 1], None)]
+    assert [(list(r.args), r.task.run_after) for r in emails] == [
+        ([appointment.pk, "booked", 1], None)
+    ]
 
 
 def test_offsets_come_from_settings_and_past_ones_are_skipped(
-    alice: User, dr_tex: User, tex_hours: VisitType, settings: Any,
-    deferred_tasks: list[TaskResult], django_capture_on_commit_callbacks: Any,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    settings: Any,
+    deferred_tasks: list[TaskResult[Any, Any]],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     settings.REMINDER_OFFSETS_MINUTES = [2880, 1440, 30]
     clock.freeze(NINE - dt.timedelta(hours=30))  # the 48 h reminder is already past
@@ -63,7 +73,10 @@ def test_offsets_come_from_settings_and_past_ones_are_skipped(
 
 
 def test_the_suites_immediate_backend_sends_no_early_reminder(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     """ImmediateBackend refuses run_after: reminders are skipped, the booking mail still goes."""
@@ -96,8 +109,12 @@ def test_reminder_task_sends_once(
 
 
 def test_reschedule_leaves_old_reminders_doing_nothing(
-    alice: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
-    deferred_tasks: list[TaskResult], django_capture_on_commit_callbacks: Any,
+    alice: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
+    deferred_tasks: list[TaskResult[Any, Any]],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         old = booked(alice, dr_tex, tex_hours)
@@ -140,7 +157,11 @@ def test_cancel_makes_reminders_do_nothing(
 
 
 def test_cancel_cutoff_for_patients_not_for_staff(
-    alice: User, bob: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    bob: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     first = booked(alice, dr_tex, tex_hours)
@@ -199,7 +220,11 @@ def test_cutoff_is_a_setting(
 
 
 def test_reschedule_via_api_frees_the_old_slot(
-    alice: User, bob: User, dr_tex: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    bob: User,
+    dr_tex: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     appointment = booked(alice, dr_tex, tex_hours)
@@ -232,7 +257,11 @@ def test_reschedule_via_api_frees_the_old_slot(
 
 
 def test_no_show_by_the_clinician_after_the_start(
-    alice: User, dr_tex: User, dr_ny: User, tex_hours: VisitType, october: dt.datetime,
+    alice: User,
+    dr_tex: User,
+    dr_ny: User,
+    tex_hours: VisitType,
+    october: dt.datetime,
     client_for: Callable[..., Client],
 ) -> None:
     appointment = booked(alice, dr_tex, tex_hours)

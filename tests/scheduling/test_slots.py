@@ -1,5 +1,4 @@
 import datetime as dt
-import zoneinfo
 
 import pytest
 
@@ -17,10 +16,6 @@ from carepath.scheduling.selectors import available_slots
 from tests.scheduling.conftest import CHICAGO, visit_type
 
 pytestmark = pytest.mark.django_db
-
-
-def local_starts(slots: list, zone: zoneinfo.ZoneInfo) -> list[dt.datetime]:
-    return [slot.starts_at.astimezone(zone).replace(tzinfo=None) for slot in slots]
 
 
 def test_weekly_hours_stay_at_local_time_across_the_dst_change(
@@ -45,8 +40,14 @@ def test_weekly_hours_stay_at_local_time_across_the_dst_change(
     assert len(first_per_day) == 10
     for day in first_per_day:
         times = [s.starts_local.time() for s in slots if s.starts_local.date() == day]
-        assert times == [dt.time(9), dt.time(9, 30), dt.time(10), dt.time(10, 30),
-                         dt.time(11), dt.time(11, 30)]
+        assert times == [
+            dt.time(9),
+            dt.time(9, 30),
+            dt.time(10),
+            dt.time(10, 30),
+            dt.time(11),
+            dt.time(11, 30),
+        ]
     assert all(slot.zone == "America/Chicago" for slot in slots)
 
 
