@@ -89,11 +89,10 @@ def _multipart(fields: dict[str, str], name: str, content: bytes) -> tuple[str, 
     boundary = f"bench{secrets.token_hex(12)}"
     parts = []
     for key, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-        )
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+        parts.append(f"{head}{value}\r\n".encode())
     parts.append(
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
         "Content-Type: image/jpeg\r\n\r\n".encode()
         + content
         + b"\r\n"
@@ -134,7 +133,9 @@ def submitter(
                 budget[0] -= 1
             began = time.perf_counter()
             content_type, body = _multipart({"patient_id": str(patient["id"])}, "rash.jpg", image)
-            stored = _call(conn, "POST", "/api/v1/files", body, {**auth, "Content-Type": content_type})
+            stored = _call(
+                conn, "POST", "/api/v1/files", body, {**auth, "Content-Type": content_type}
+            )
             case = {
                 "service_line": "dermatology",
                 "state": "TX",
@@ -172,7 +173,7 @@ def p95(values: list[float]) -> float:
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def run() -> list[str]:
@@ -190,7 +191,7 @@ def run() -> list[str]:
             def work(index: int, patient: dict[str, Any]) -> None:
                 try:
                     results[index] = submitter(port, patient, image, deadline, budget, lock)
-                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                except BaseException as exc:
                     errors.append(exc)
 
             threads = [

@@ -79,7 +79,7 @@ def _pg_admin(url: str, statement: str) -> None:
     import psycopg
 
     with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 def _django(env: dict[str, str], *args: str) -> str:
@@ -117,9 +117,7 @@ def seed(items: int) -> dict[str, Any]:
     clinician_ids = []
     for n in range(CLIENTS):
         user = User.objects.create_user(f"bench.doc{n}@example.com", None, role=Role.CLINICIAN)
-        profile = ClinicianProfile.objects.create(
-            user=user, npi=f"{n:010d}", languages=["en"]
-        )
+        profile = ClinicianProfile.objects.create(user=user, npi=f"{n:010d}", languages=["en"])
         profile.specialties.add(specialty)
         License.objects.create(
             clinician=profile, state="TX", expires_on=dt.date.today() + dt.timedelta(days=365)
@@ -161,7 +159,6 @@ def __getattr__(name: str) -> Any:
 
         return application
     raise AttributeError(name)
-
 
 
 @contextmanager
@@ -245,12 +242,11 @@ def run_threads(workers: list[Callable[[], list[int]]]) -> tuple[list[list[int]]
         start.wait()
         try:
             results[index] = work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=wrap, args=(n, work), daemon=True)
-        for n, work in enumerate(workers)
+        threading.Thread(target=wrap, args=(n, work), daemon=True) for n, work in enumerate(workers)
     ]
     for thread in threads:
         thread.start()
@@ -321,7 +317,8 @@ def raw_claimer(env: dict[str, str], clinician_id: int, deadline: float) -> Call
                 conn.execute("BEGIN IMMEDIATE")
                 row = conn.execute(
                     "UPDATE workqueue_workitem SET status = 'claimed', claimed_by_id = ?, "
-                    "claimed_at = datetime('now'), lease_expires_at = datetime('now', '+15 minutes') "
+                    "claimed_at = datetime('now'), "
+                    "lease_expires_at = datetime('now', '+15 minutes') "
                     "WHERE id = (SELECT id FROM workqueue_workitem WHERE status = 'open' "
                     "ORDER BY due_at, priority DESC LIMIT 1) RETURNING id",
                     (clinician_id,),
@@ -346,13 +343,13 @@ def reopen_all(env: dict[str, str]) -> None:
     if url:
         import psycopg
 
-        with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-            conn.execute(statement)
+        with psycopg.connect(_pg_dsn(url), autocommit=True) as pg:
+            pg.execute(statement)
     else:
-        conn = sqlite3.connect(Path(env["CAREPATH_VAR_DIR"]) / "carepath.sqlite3", timeout=20)
-        with conn:
-            conn.execute(statement)
-        conn.close()
+        lite = sqlite3.connect(Path(env["CAREPATH_VAR_DIR"]) / "carepath.sqlite3", timeout=20)
+        with lite:
+            lite.execute(statement)
+        lite.close()
 
 
 def doubles(claims: list[list[int]]) -> int:

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "carepath.econsults",
     "carepath.visits",
     "carepath.messaging",
+    "carepath.rpm",
 ]
 
 MIDDLEWARE = [

@@ -32,6 +32,7 @@ urlpatterns = [
     path("staff/econsults/", include("carepath.econsults.urls")),
     path("visits/", include("carepath.visits.urls")),
     path("messages/", include("carepath.messaging.urls")),
+    path("rpm/", include("carepath.rpm.urls")),
     path("", include("carepath.scheduling.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

@@ -123,8 +123,8 @@ def do_start_encounter(
 def do_begin_encounter(encounter: Encounter, *, clinician: User) -> Encounter:
     """A clinician takes the encounter up: in progress, with them as its clinician."""
     with transaction.atomic():
-        locked = Encounter.objects.select_for_update().select_related("episode").get(
-            pk=encounter.pk
+        locked = (
+            Encounter.objects.select_for_update().select_related("episode").get(pk=encounter.pk)
         )
         if locked.status not in OPEN_ENCOUNTER:
             raise ActionRefused("encounter_closed", "This encounter has ended.", status=409)
@@ -160,8 +160,8 @@ def do_end_encounter(
     if status == EncounterStatus.ENTERED_IN_ERROR and not reason.strip():
         raise ActionRefused("reason_required", "Say why it was entered in error.", field="reason")
     with transaction.atomic():
-        locked = Encounter.objects.select_for_update().select_related("episode").get(
-            pk=encounter.pk
+        locked = (
+            Encounter.objects.select_for_update().select_related("episode").get(pk=encounter.pk)
         )
         if locked.status not in OPEN_ENCOUNTER and status != EncounterStatus.ENTERED_IN_ERROR:
             return locked

@@ -142,6 +142,7 @@ def register_routers() -> None:
     from carepath.intake.api import router as intake_router
     from carepath.messaging.api import router as messaging_router
     from carepath.notifications.api import router as notifications_router
+    from carepath.rpm.api import router as rpm_router
     from carepath.scheduling.api import router as scheduling_router
     from carepath.visits.api import router as visits_router
     from carepath.workqueue.api import router as queue_router
@@ -159,6 +160,7 @@ def register_routers() -> None:
     api.add_router("/scheduling", scheduling_router)
     api.add_router("/visits", visits_router)
     api.add_router("/messages", messaging_router)
+    api.add_router("/rpm", rpm_router)
 
 
 register_routers()

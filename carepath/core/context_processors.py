@@ -30,6 +30,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             ("/staff/admin/intake/questionnaires/", "Questionnaires"),
         ]
     links += [("/messages/", "Messages")]
+    links += [("/rpm/" if user.role == Role.PATIENT else "/rpm/staff/", "Monitoring")]
     links += [
         ("/notifications/", "Notifications"),
         ("/account/tokens/", "API tokens"),

@@ -20,6 +20,9 @@ from carepath.accounts.models import (
 )
 from carepath.consent.models import ConsentAcceptance, ConsentDocument, ConsentKind
 from carepath.consent.selectors import current_documents
+from carepath.intake.models import ServiceLine
+from carepath.intake.seed import seed_service_lines
+from carepath.scheduling.models import VisitMode, VisitType, WeeklyAvailability
 
 DEMO_PASSWORD = "carepath-demo-2026"  # noqa: S105 - the published demo password
 DOMAIN = "demo.carepath.localhost"
@@ -146,4 +149,28 @@ def seed_demo() -> list[DemoLogin]:
         patient=patient, staff=users["dr.reyes"], kind=RelationshipKind.CARE_TEAM
     )
     logins.append(DemoLogin(patient.email, Role.PATIENT, None))
+    seed_service_lines()
+    for local in ("dr.reyes", "dr.chen"):
+        _clinic_hours(users[local])
     return logins
+
+
+def _clinic_hours(clinician: User) -> None:
+    """Weekday hours 8:00-17:00 in the clinician's own zone, and two video visit types."""
+    for weekday in range(5):
+        WeeklyAvailability.objects.get_or_create(
+            clinician=clinician,
+            weekday=weekday,
+            defaults={
+                "start_time": dt.time(8),
+                "end_time": dt.time(17),
+                "valid_from": dt.date.today() - dt.timedelta(days=1),
+            },
+        )
+    for line in ServiceLine.objects.filter(specialty__clinicians__user=clinician).distinct():
+        VisitType.objects.get_or_create(
+            clinician=clinician,
+            service_line=line,
+            name=f"{line.name} video visit",
+            defaults={"duration_minutes": 20, "mode": VisitMode.VIDEO, "buffer_minutes": 5},
+        )

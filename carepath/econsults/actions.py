@@ -9,8 +9,12 @@ from django.db import transaction
 from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import PatientProfile, Role, Specialty, User
 from carepath.audit.actions import do_record_audit
-from carepath.care.actions import do_begin_encounter, do_end_encounter, do_open_episode
-from carepath.care.actions import do_start_encounter
+from carepath.care.actions import (
+    do_begin_encounter,
+    do_end_encounter,
+    do_open_episode,
+    do_start_encounter,
+)
 from carepath.care.models import EncounterMode, Episode, EpisodeStatus
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
@@ -45,7 +49,9 @@ def _text(value: str, field: str, *, minimum: int = 1) -> str:
     return value
 
 
-def _episode_for(asker: User, patient: User, episode_id: int | None, specialty: Specialty) -> Episode:
+def _episode_for(
+    asker: User, patient: User, episode_id: int | None, specialty: Specialty
+) -> Episode:
     if episode_id is None:
         return do_open_episode(patient, title=f"eConsult: {specialty.name}", by=asker)
     episode = Episode.objects.filter(
@@ -64,7 +70,7 @@ def do_ask_econsult(
     *,
     specialty_code: str,
     question: str,
-    uploads: Sequence[UploadedFile] = (),
+    uploads: Sequence["UploadedFile[bytes]"] = (),
     file_ids: Sequence[int] = (),
     episode_id: int | None = None,
 ) -> EConsult:
@@ -144,8 +150,8 @@ def do_answer_econsult(specialist: User, econsult: EConsult, answer: str) -> ECo
     if specialist.role != Role.CLINICIAN:
         raise ActionRefused("forbidden", "Only clinicians answer eConsults.", status=403)
     with transaction.atomic():
-        locked = EConsult.objects.select_for_update().select_related("encounter").get(
-            pk=econsult.pk
+        locked = (
+            EConsult.objects.select_for_update().select_related("encounter").get(pk=econsult.pk)
         )
         if locked.status != EConsultStatus.SUBMITTED:
             raise ActionRefused("already_answered", "This eConsult is closed.", status=409)

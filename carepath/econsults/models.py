@@ -69,7 +69,9 @@ class EConsult(models.Model):
 class EConsultAttachment(models.Model):
     econsult = models.ForeignKey(EConsult, on_delete=models.PROTECT, related_name="attachments")
     file = models.ForeignKey("files.StoredFile", on_delete=models.PROTECT, related_name="+")
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=clock.now)
 
     class Meta:

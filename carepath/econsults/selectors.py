@@ -58,7 +58,5 @@ def econsult_work_item(econsult: EConsult) -> WorkItem | None:
 def holds_econsult(user: User, econsult: EConsult) -> bool:
     item = econsult_work_item(econsult)
     return (
-        item is not None
-        and item.status == WorkItemStatus.CLAIMED
-        and item.claimed_by_id == user.pk
+        item is not None and item.status == WorkItemStatus.CLAIMED and item.claimed_by_id == user.pk
     )

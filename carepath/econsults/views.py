@@ -26,7 +26,9 @@ from carepath.econsults.selectors import (
 @role_required(Role.CLINICIAN)
 def econsult_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    econsults = [access_econsult(user, e.pk, action="econsult.list") for e in econsults_for(user)[:100]]
+    econsults = [
+        access_econsult(user, e.pk, action="econsult.list") for e in econsults_for(user)[:100]
+    ]
     return render(request, "econsults/list.html", {"econsults": econsults})
 
 
@@ -54,9 +56,7 @@ def econsult_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your eConsult is in the specialists' queue.")
             return HttpResponseRedirect(f"/staff/econsults/{econsult.pk}/")
-    return render(
-        request, "econsults/new.html", {"form": form}, status=400 if form.errors else 200
-    )
+    return render(request, "econsults/new.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @role_required(Role.CLINICIAN)

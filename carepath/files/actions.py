@@ -10,6 +10,7 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -72,7 +73,11 @@ def sanitize_name(name: str | None) -> str:
 def download_name(stored: StoredFile) -> str:
     """The display name with the extension of what the file really is."""
     ext = EXTENSIONS.get(stored.content_type, "")
-    stem = stored.original_name.rsplit(".", 1)[0] if "." in stored.original_name else stored.original_name
+    stem = (
+        stored.original_name.rsplit(".", 1)[0]
+        if "." in stored.original_name
+        else stored.original_name
+    )
     return f"{stem or 'file'}{ext}"
 
 
@@ -86,7 +91,7 @@ class Prepared:
     height: int | None
 
 
-def _read_all(upload: UploadedFile, limit: int) -> bytes:
+def _read_all(upload: "UploadedFile[Any]", limit: int) -> bytes:
     upload.seek(0)
     chunks: list[bytes] = []
     total = 0
@@ -173,9 +178,7 @@ def _prepare_image(data: bytes, fmt: str) -> Prepared:
     )
 
 
-def check_upload(
-    upload: UploadedFile, allowed_kinds: tuple[str, ...]
-) -> Prepared:
+def check_upload(upload: "UploadedFile[Any]", allowed_kinds: tuple[str, ...]) -> Prepared:
     """Validate and prepare an upload; raises ActionRefused with a clear message."""
     limit = settings.UPLOAD_MAX_BYTES
     declared = upload.size
@@ -189,9 +192,7 @@ def check_upload(
     head = upload.read(SNIFF_BYTES)
     fmt = sniff(head)
     allowed = ", ".join(
-        name
-        for name, (kind, *_rest) in FORMATS.items()
-        if kind in allowed_kinds
+        name for name, (kind, *_rest) in FORMATS.items() if kind in allowed_kinds
     ).upper()
     if fmt is None or FORMATS[fmt][0] not in allowed_kinds:
         raise ActionRefused(
@@ -221,7 +222,7 @@ def _audit_refusal(uploader: User, patient_id: int, code: str, exists: bool) -> 
 def do_store_upload(
     uploader: User,
     patient_id: int,
-    upload: UploadedFile,
+    upload: "UploadedFile[Any]",
     *,
     allowed_kinds: tuple[str, ...] = ("image", "pdf"),
 ) -> StoredFile:

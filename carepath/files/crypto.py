@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 NONCE_BYTES = 12
 
 
-class DecryptionFailed(Exception):
+class DecryptionError(Exception):
     """The stored bytes do not authenticate under the recorded key (tampered, or key lost)."""
 
 
@@ -27,7 +27,7 @@ def _key(key_id: str) -> bytes:
     try:
         key: bytes = settings.FILE_ENCRYPTION_KEYS[key_id]
     except KeyError as exc:
-        raise DecryptionFailed(f"no file key with id {key_id!r}") from exc
+        raise DecryptionError(f"no file key with id {key_id!r}") from exc
     return key
 
 
@@ -41,4 +41,4 @@ def decrypt(blob: bytes, *, key_id: str, associated: str) -> bytes:
     try:
         return AESGCM(_key(key_id)).decrypt(nonce, ciphertext, associated.encode())
     except InvalidTag as exc:
-        raise DecryptionFailed("stored file failed authentication") from exc
+        raise DecryptionError("stored file failed authentication") from exc

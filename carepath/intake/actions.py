@@ -82,9 +82,7 @@ EMAIL_BODY = (
     "You have a new message in Carepath.\n\n"
     "Sign in to Carepath to read it. For your privacy we do not put any details in e-mail."
 )
-EMERGENCY_MESSAGE = (
-    "Go to emergency care or call 911 now. Do not wait for an online answer."
-)
+EMERGENCY_MESSAGE = "Go to emergency care or call 911 now. Do not wait for an online answer."
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 REVIEWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW})
@@ -110,8 +108,10 @@ def _audit(action: str, actor: User | None, case: Case, **detail: Any) -> None:
 
 
 def _lock(case: Case) -> Case:
-    return Case.objects.select_for_update().select_related("service_line", "questionnaire").get(
-        pk=case.pk
+    return (
+        Case.objects.select_for_update()
+        .select_related("service_line", "questionnaire")
+        .get(pk=case.pk)
     )
 
 
@@ -200,9 +200,7 @@ def _require_draft(case: Case) -> None:
         )
 
 
-def do_save_draft(
-    patient: User, case: Case, answers: Any, *, state: str | None = None
-) -> Case:
+def do_save_draft(patient: User, case: Case, answers: Any, *, state: str | None = None) -> Case:
     """Keep whatever the patient typed (checked only on submit): nothing is lost."""
     if not isinstance(answers, dict):
         raise ActionRefused("invalid_answers", "Answers must be a JSON object.", field="answers")
@@ -253,9 +251,7 @@ def _check_room(case: Case) -> None:
         )
 
 
-def do_attach_file(
-    patient: User, case: Case, file_id: int, *, link_id: str = ""
-) -> CaseAttachment:
+def do_attach_file(patient: User, case: Case, file_id: int, *, link_id: str = "") -> CaseAttachment:
     """Put a file the patient uploaded on the draft (and, for a photo question, into its
     answer)."""
     stored = patient_file(patient, file_id)
@@ -291,7 +287,7 @@ def do_attach_file(
 
 
 def do_attach_upload(
-    patient: User, case: Case, upload: UploadedFile, *, link_id: str = ""
+    patient: User, case: Case, upload: "UploadedFile[bytes]", *, link_id: str = ""
 ) -> CaseAttachment:
     """Store the upload through the safe pipeline, then attach it. The pipeline's refusals
     (type, size, pixels, empty) come back as they are."""
@@ -437,7 +433,7 @@ def do_reply_to_case(
     patient: User,
     case: Case,
     text: str,
-    uploads: Sequence[UploadedFile] = (),
+    uploads: Sequence["UploadedFile[bytes]"] = (),
     *,
     file_ids: Sequence[int] = (),
 ) -> CaseMessage:
@@ -515,9 +511,7 @@ def do_begin_review(clinician: User, case: Case) -> Case:
     return locked
 
 
-def _note_sections(
-    subjective: str, objective: str, assessment: str, plan: str
-) -> dict[str, str]:
+def _note_sections(subjective: str, objective: str, assessment: str, plan: str) -> dict[str, str]:
     return {
         "subjective": subjective,
         "objective": objective,
@@ -661,7 +655,6 @@ def do_escalate_case(clinician: User, case: Case, *, mode: str, reason: str) -> 
     return locked
 
 
-
 # --- Admin: questionnaires and service lines ---------------------------------------------------
 
 ALLOWED_MODES = frozenset(EncounterMode.values) - {EncounterMode.ECONSULT, EncounterMode.MONITORING}
@@ -774,7 +767,8 @@ def do_save_service_line(
         errors.append({"field": "code", "message": "Another service line has this code."})
     if errors:
         raise FieldsRefused("invalid_service_line", "The service line has errors.", errors)
-    assert questionnaire is not None and specialty is not None
+    assert questionnaire is not None
+    assert specialty is not None
     with transaction.atomic():
         line = service_line or ServiceLine()
         line.code = code

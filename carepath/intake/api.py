@@ -62,7 +62,8 @@ CLINICIAN = frozenset({Role.CLINICIAN})
 ADMIN = frozenset({Role.ADMIN})
 
 
-def on_fields_refused(request: HttpRequest, exc: FieldsRefused) -> HttpResponse:
+def on_fields_refused(request: HttpRequest, exc: object) -> HttpResponse:
+    assert isinstance(exc, FieldsRefused)
     return error_response(exc.status, exc.code, exc.message, exc.fields)
 
 
@@ -126,7 +127,9 @@ def admin_service_lines(request: HttpRequest) -> list[ServiceLineAdminOut]:
     return [service_line_admin_out(line) for line in lines]
 
 
-def _save_line(request: HttpRequest, line: ServiceLine | None, payload: ServiceLineIn) -> ServiceLine:
+def _save_line(
+    request: HttpRequest, line: ServiceLine | None, payload: ServiceLineIn
+) -> ServiceLine:
     admin = current_user(request)
     check_role(admin, ADMIN, "service_line.save")
     return actions.do_save_service_line(
@@ -149,7 +152,9 @@ def _save_line(request: HttpRequest, line: ServiceLine | None, payload: ServiceL
     response={201: ServiceLineAdminOut},
     summary="Create a service line (admin)",
 )
-def create_service_line(request: HttpRequest, payload: ServiceLineIn) -> Status[ServiceLineAdminOut]:
+def create_service_line(
+    request: HttpRequest, payload: ServiceLineIn
+) -> Status[ServiceLineAdminOut]:
     return Status(201, service_line_admin_out(_save_line(request, None, payload)))
 
 
@@ -168,9 +173,7 @@ def update_service_line(
     return service_line_admin_out(_save_line(request, line, payload))
 
 
-@router.get(
-    "/questionnaires", response=list[QuestionnaireOut], summary="Questionnaire versions"
-)
+@router.get("/questionnaires", response=list[QuestionnaireOut], summary="Questionnaire versions")
 def list_questionnaires(request: HttpRequest) -> list[QuestionnaireOut]:
     return [questionnaire_out(q) for q in Questionnaire.objects.all()[:500]]
 
@@ -201,7 +204,9 @@ def get_questionnaire_fhir(request: HttpRequest, questionnaire_id: int) -> dict[
     response={201: QuestionnaireOut},
     summary="Import a definition as the next version of its code (admin); 422 lists problems",
 )
-def import_questionnaire(request: HttpRequest, payload: QuestionnaireIn) -> Status[QuestionnaireOut]:
+def import_questionnaire(
+    request: HttpRequest, payload: QuestionnaireIn
+) -> Status[QuestionnaireOut]:
     admin = current_user(request)
     check_role(admin, ADMIN, "questionnaire.import")
     questionnaire = actions.do_import_questionnaire(
@@ -311,9 +316,7 @@ def _review_case(request: HttpRequest, case_id: int, action: str) -> tuple[Any, 
     return clinician, access_case(clinician, case_id, action=action)
 
 
-@router.put(
-    "/cases/{case_id}/note", response=CaseOut, summary="Save the review's SOAP note draft"
-)
+@router.put("/cases/{case_id}/note", response=CaseOut, summary="Save the review's SOAP note draft")
 def save_note(request: HttpRequest, case_id: int, payload: NoteDraftIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.note")
     actions.do_save_review_note(clinician, case, **payload.model_dump())

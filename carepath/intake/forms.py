@@ -93,7 +93,7 @@ def _display_value(item: Item, value: Any) -> str:
 
 
 def condition_hint(item: Item, tree: Tree) -> str:
-    """"Answer only if …" for readers without JavaScript (and for screen readers)."""
+    """ "Answer only if …" for readers without JavaScript (and for screen readers)."""
     parts = []
     for condition in item.enable_when:
         question = tree.by_link_id.get(str(condition.get("question")))
@@ -294,7 +294,7 @@ class ServiceLineChoiceForm(forms.Form):
 class StateForm(forms.Form):
     state = forms.ChoiceField(
         label="Which state are you in right now?",
-        choices=[("", "Choose a state")] + list(UsState.choices),
+        choices=[("", "Choose a state"), *list(UsState.choices)],
         help_text=(
             "Clinicians may only care for you where they are licensed, so we need the state "
             "you are physically in today, even if you live elsewhere."
@@ -322,13 +322,22 @@ class AnswerForm(forms.Form):
         help_text="What the patient reads. Plain language.",
     )
     subjective = forms.CharField(
-        label="Subjective", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000, required=False
+        label="Subjective",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=20000,
+        required=False,
     )
     objective = forms.CharField(
-        label="Objective", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000, required=False
+        label="Objective",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=20000,
+        required=False,
     )
     assessment = forms.CharField(
-        label="Assessment", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000, required=False
+        label="Assessment",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=20000,
+        required=False,
     )
     plan = forms.CharField(
         label="Plan", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000, required=False
@@ -387,7 +396,10 @@ class ServiceLineForm(forms.Form):
     code = forms.SlugField(label="Code", max_length=60)
     name = forms.CharField(label="Name", max_length=120)
     description = forms.CharField(
-        label="Description", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, required=False
+        label="Description",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
     )
     questionnaire = forms.TypedChoiceField(label="Questionnaire", coerce=int)
     sla_minutes = forms.IntegerField(

@@ -163,7 +163,9 @@ class CaseAttachment(models.Model):
         blank=True,
         related_name="attachments",
     )
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=clock.now)
     # Taken off a draft by the patient; the row and the file stay.
     removed_at = models.DateTimeField(null=True, blank=True)

@@ -114,7 +114,9 @@ class AnswersInvalid(FieldsRefused):
 
 class QuestionnaireInvalid(FieldsRefused):
     def __init__(self, fields: list[FieldError]) -> None:
-        super().__init__("invalid_questionnaire", "The questionnaire definition has errors.", fields)
+        super().__init__(
+            "invalid_questionnaire", "The questionnaire definition has errors.", fields
+        )
 
 
 # --- The parsed tree ---------------------------------------------------------------------------
@@ -375,8 +377,9 @@ def check_questionnaire(definition: Any) -> list[FieldError]:
             if not isinstance(code, str) or not code.strip():
                 errors.append(
                     _error(
-                        where, 'An option is {"valueCoding": {"code", "display"}} or '
-                        '{"valueString": "..."}.'
+                        where,
+                        'An option is {"valueCoding": {"code", "display"}} or '
+                        '{"valueString": "..."}.',
                     )
                 )
             elif code in codes:
@@ -459,9 +462,7 @@ def check_condition(condition: Any, tree: Tree, where: str) -> list[FieldError]:
         return []
     if key not in ANSWER_KEYS[target.type]:
         allowed = " or ".join(sorted(ANSWER_KEYS[target.type])) or '"exists" only'
-        return [
-            _error(f"{where}.{key}", f'"{question_id}" is a {target.type}: use {allowed}.')
-        ]
+        return [_error(f"{where}.{key}", f'"{question_id}" is a {target.type}: use {allowed}.')]
     if operator not in ("=", "!=") and target.type not in ORDERED_TYPES:
         return [
             _error(
@@ -790,9 +791,7 @@ def check_answers(
                 elif member.type == "attachment":
                     file_ids.append((at, single))
 
-    def check_group(
-        group: Item, value: Any, original: Any, where: str, context: Context
-    ) -> None:
+    def check_group(group: Item, value: Any, original: Any, where: str, context: Context) -> None:
         if is_blank(value):
             if group.required:
                 errors.append(_error(where, "Add at least one."))

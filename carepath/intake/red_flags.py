@@ -77,9 +77,7 @@ def check_red_flag_rules(rules: Any, definition: Any) -> list[FieldError]:
             errors.append({"field": f"{where}.behavior", "message": 'Use "all" or "any".'})
         due = rule.get("due_minutes", DEFAULT_DUE_MINUTES)
         if not isinstance(due, int) or isinstance(due, bool) or not 1 <= due <= 24 * 60:
-            errors.append(
-                {"field": f"{where}.due_minutes", "message": "due_minutes is 1 to 1440."}
-            )
+            errors.append({"field": f"{where}.due_minutes", "message": "due_minutes is 1 to 1440."})
         conditions = rule.get("when")
         if not isinstance(conditions, list) or not conditions:
             errors.append({"field": f"{where}.when", "message": "Give at least one condition."})
@@ -113,7 +111,8 @@ def evaluate_red_flags(rules: Any, definition: Any, answers: Any) -> RedFlag | N
     matched = [
         rule
         for rule in rules
-        if isinstance(rule, dict) and rule.get("outcome") in OUTCOMES
+        if isinstance(rule, dict)
+        and rule.get("outcome") in OUTCOMES
         and _rule_matches(rule, tree, pruned)
     ]
     for outcome in OUTCOMES:

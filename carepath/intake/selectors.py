@@ -108,9 +108,7 @@ def holds_case(user: User, case: Case) -> bool:
     """Does this clinician hold the case's work item (claimed it and still has it)?"""
     item = case_work_item(case)
     return (
-        item is not None
-        and item.status == WorkItemStatus.CLAIMED
-        and item.claimed_by_id == user.pk
+        item is not None and item.status == WorkItemStatus.CLAIMED and item.claimed_by_id == user.pk
     )
 
 

@@ -47,7 +47,9 @@ from carepath.intake.selectors import (
 STEPS = ["Service", "Your state", "Questions", "Photos", "Review"]
 
 
-def _patient_case(request: HttpRequest, case_id: int, action: str = "case.read") -> tuple[User, Case]:
+def _patient_case(
+    request: HttpRequest, case_id: int, action: str = "case.read"
+) -> tuple[User, Case]:
     patient = request_user(request)
     return patient, access_case(patient, case_id, action=action)
 
@@ -184,9 +186,7 @@ def photos(request: HttpRequest, case_id: int) -> HttpResponse:
         link_id = request.POST.get("link_id", "")[:64]
         if form.is_valid():
             try:
-                actions.do_attach_upload(
-                    patient, case, form.cleaned_data["file"], link_id=link_id
-                )
+                actions.do_attach_upload(patient, case, form.cleaned_data["file"], link_id=link_id)
             except ActionRefused as refused:
                 upload_error = {"link_id": link_id, "message": refused.message}
                 status = refused.status if 400 <= refused.status < 500 else 400

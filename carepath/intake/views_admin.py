@@ -126,7 +126,10 @@ def questionnaire_import(request: HttpRequest, questionnaire_id: int | None = No
             definition = json.loads(data["definition"])
         except json.JSONDecodeError as exc:
             problems = [
-                {"field": "definition", "message": f"Not valid JSON: {exc.msg} (line {exc.lineno})."}
+                {
+                    "field": "definition",
+                    "message": f"Not valid JSON: {exc.msg} (line {exc.lineno}).",
+                }
             ]
         else:
             try:

@@ -46,7 +46,10 @@ def _review_url(case: Case) -> str:
 
 def _earlier_episodes(case: Case) -> list[dict[str, Any]]:
     earlier = []
-    for episode in episodes_of(case.patient_id).exclude(pk=case.episode_id)[:20]:
+    episodes = episodes_of(case.patient_id)
+    if case.episode_id is not None:
+        episodes = episodes.exclude(pk=case.episode_id)
+    for episode in episodes[:20]:
         earlier.append({"episode": episode, "notes": list(signed_notes_of_episode(episode))})
     return earlier
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from carepath.access.selectors import may_access_patient
@@ -549,6 +549,54 @@ def _judge(
     return found
 
 
+INSERT_COLUMNS = (
+    ("patient_id", "bigint"),
+    ("device_id", "bigint"),
+    ("measure", "varchar"),
+    ("value", "float8"),
+    ("unit", "varchar"),
+    ("original_value", "float8"),
+    ("original_unit", "varchar"),
+    ("effective_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+    ("source", "varchar"),
+    ("status", "varchar"),
+    ("error_reason", "text"),
+)
+
+
+def _insert_readings(rows: list[tuple[Any, ...]]) -> None:
+    """One statement for the whole batch, skipping rows that already exist (the unique
+    (device, effective_at, measure) constraint decides, so a concurrent duplicate is
+    skipped too). Django's bulk_create compiles SQL per field per row (~100 µs a row); this
+    is the same INSERT ... ON CONFLICT DO NOTHING without that cost: on PostgreSQL the
+    columns go as arrays through unnest(), on SQLite through executemany."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(name) for name, _ in INSERT_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{kind}[]" for _, kind in INSERT_COLUMNS)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            at, received = 7, 8
+            placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
+                [
+                    (*row[:at], adapt(row[at]), adapt(row[received]), *row[received + 1 :])
+                    for row in rows
+                ],
+            )
+
+
 def do_ingest_readings(
     device: Device,
     readings: list[ReadingIn],
@@ -579,24 +627,24 @@ def do_ingest_readings(
     with transaction.atomic():
         fresh, result.duplicates = _split_duplicates(pairs)
         found = _judge(device.patient_id, fresh, thresholds)
-        Reading.objects.bulk_create(
+        _insert_readings(
             [
-                Reading(
-                    patient_id=device.patient_id,
-                    device_id=device_id,
-                    measure=reading.measure,
-                    value=reading.value,
-                    unit=reading.unit,
-                    original_value=reading.original_value,
-                    original_unit=reading.original_unit,
-                    effective_at=reading.effective_at,
-                    received_at=now,
-                    source=source,
+                (
+                    device.patient_id,
+                    device_id,
+                    reading.measure,
+                    reading.value,
+                    reading.unit,
+                    reading.original_value,
+                    reading.original_unit,
+                    reading.effective_at,
+                    now,
+                    source,
+                    ReadingStatus.VALID.value,
+                    "",
                 )
                 for reading, device_id in fresh
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,
+            ]
         )
         result.accepted = len(fresh)
         if found:

@@ -251,8 +251,7 @@ def _appointment_context(appointment: Appointment, viewer: User) -> dict[str, An
         "cutoff_hours": actions.cancel_cutoff().total_seconds() / 3600,
         "started": clock.now() >= appointment.starts_at,
         "join_url": join_url(appointment)
-        if appointment.status == AppointmentStatus.BOOKED
-        and clock.now() < appointment.ends_at
+        if appointment.status == AppointmentStatus.BOOKED and clock.now() < appointment.ends_at
         else "",
     }
 

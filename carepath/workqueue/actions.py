@@ -8,6 +8,9 @@ one row wins, so SQLite (which serializes writers) is just as safe. The CHECK co
 a "claimed" row without a holder and a lease impossible."""
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -41,6 +44,21 @@ class Refusal:
     item: WorkItem | None
 
 
+# SQLite has one writer at a time; threads of this process that would wait for it queue
+# here (woken at once) instead of in SQLite's busy handler (which sleeps in steps of up to
+# 100 ms). PostgreSQL needs no such thing.
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def single_writer() -> Iterator[None]:
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
+
+
 def default_lease() -> dt.timedelta:
     return dt.timedelta(minutes=settings.WORK_ITEM_LEASE_MINUTES)
 
@@ -65,7 +83,9 @@ def audit_item(
     )
 
 
-def _settle(action: str, actor: User | None, item_id: object, result: WorkItem | Refusal) -> WorkItem:
+def _settle(
+    action: str, actor: User | None, item_id: object, result: WorkItem | Refusal
+) -> WorkItem:
     """Outside the transaction: audit and raise a refusal, or hand back the item."""
     if isinstance(result, Refusal):
         audit_item(
@@ -175,8 +195,7 @@ def _after_claim(user: User, item: WorkItem, previous_holder: int | None, now: d
     if previous_holder is not None and previous_holder != user.pk:
         end_claim_relationships(item, previous_holder, now)
     already_related = (
-        previous_holder == user.pk
-        and _current_claim_relationships(item, user.pk, now).exists()
+        previous_holder == user.pk and _current_claim_relationships(item, user.pk, now).exists()
     )
     if item.patient_id is not None and not already_related:
         do_add_care_relationship(
@@ -199,7 +218,7 @@ def _mark_taken(item: WorkItem, user: User, now: dt.datetime, lease: dt.timedelt
 def _try_take(user: User, item: WorkItem, lease: dt.timedelta) -> bool:
     """One short write transaction: lock (PostgreSQL: skip a row another claimer holds),
     the conditional UPDATE, the care relationship, the audit event."""
-    with transaction.atomic():
+    with single_writer(), transaction.atomic():
         now = clock.now()
         previous_holder = item.claimed_by_id
         if connection.features.has_select_for_update_skip_locked:

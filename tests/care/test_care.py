@@ -34,7 +34,8 @@ def test_escalation_is_a_new_encounter_in_the_same_episode(alice: User, dr_tex: 
     live = do_start_encounter(episode, "video", by=dr_tex, clinician=dr_tex, escalated_from=first)
     request.live_encounter = live
     request.save()
-    assert live.escalated_from == first and live.episode == episode
+    assert live.escalated_from == first
+    assert live.episode == episode
     other = do_open_episode(alice, title="Other")
     with pytest.raises(ActionRefused) as refused:
         do_start_encounter(other, "video", by=dr_tex, escalated_from=first)
@@ -62,7 +63,9 @@ def test_access_episode_and_encounter(alice: User, bob: User, dr_tex: User) -> N
     assert access_encounter(dr_tex, encounter.pk) == encounter
 
 
-def test_signed_note_is_immutable_amendments_are_appended(alice: User, dr_tex: User, dr_ny: User) -> None:
+def test_signed_note_is_immutable_amendments_are_appended(
+    alice: User, dr_tex: User, dr_ny: User
+) -> None:
     encounter = do_start_encounter(do_open_episode(alice, title="Rash"), "async", by=alice)
     with pytest.raises(ActionRefused) as no_access:
         do_save_note_draft(dr_tex, encounter, assessment="x")
@@ -70,7 +73,9 @@ def test_signed_note_is_immutable_amendments_are_appended(alice: User, dr_tex: U
     do_add_care_relationship(dr_tex, alice.pk)
     do_add_care_relationship(dr_ny, alice.pk)
     note = do_save_note_draft(dr_tex, encounter, subjective="Itchy", assessment="Eczema")
-    same = do_save_note_draft(dr_tex, encounter, subjective="Itchy", assessment="Eczema", plan="Cream")
+    same = do_save_note_draft(
+        dr_tex, encounter, subjective="Itchy", assessment="Eczema", plan="Cream"
+    )
     assert same.pk == note.pk  # one draft per author, updated in place
     with pytest.raises(ActionRefused) as not_author:
         do_sign_note(dr_ny, same)
@@ -80,7 +85,8 @@ def test_signed_note_is_immutable_amendments_are_appended(alice: User, dr_tex: U
     assert incomplete.value.field == "plan"
     do_save_note_draft(dr_tex, encounter, assessment="Eczema", plan="Cream")
     signed = do_sign_note(dr_tex, note)
-    assert signed.status == "signed" and signed.signed_at is not None
+    assert signed.status == "signed"
+    assert signed.signed_at is not None
     with pytest.raises(ActionRefused) as twice:
         do_sign_note(dr_tex, signed)
     assert twice.value.status == 409
@@ -109,7 +115,8 @@ def test_care_api(alice: User, bob: User, client_for: Callable[..., Client]) -> 
     episode = do_open_episode(alice, title="Rash")
     do_start_encounter(episode, "async", by=alice)
     mine = client_for(alice).get(f"/api/v1/care/episodes/{episode.pk}")
-    assert mine.status_code == 200 and mine.json()["title"] == "Rash"
+    assert mine.status_code == 200
+    assert mine.json()["title"] == "Rash"
     encounters = client_for(alice).get(f"/api/v1/care/episodes/{episode.pk}/encounters").json()
     assert [e["mode"] for e in encounters] == ["async"]
     assert client_for(bob).get(f"/api/v1/care/episodes/{episode.pk}").status_code == 404

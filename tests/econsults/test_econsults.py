@@ -44,15 +44,22 @@ def test_econsult_is_routed_by_specialty_answered_and_the_asker_notified(
         },
     )
     assert photo.status_code == 201, photo.content
-    response = ask(asker, alice, file_ids=[photo.json()["id"]], )
+    response = ask(
+        asker,
+        alice,
+        file_ids=[photo.json()["id"]],
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["status"] == "submitted" and len(body["files"]) == 1
+    assert body["status"] == "submitted"
+    assert len(body["files"]) == 1
     item = WorkItem.objects.get(pk=body["work_item_id"])
     assert item.kind == "econsult"
     assert item.required_state == "TX"
-    assert item.required_specialty is not None and item.required_specialty.code == "dermatology"
-    assert item in eligible_items_for(dr_derm) and item in eligible_items_for(dr_tex)
+    assert item.required_specialty is not None
+    assert item.required_specialty.code == "dermatology"
+    assert item in eligible_items_for(dr_derm)
+    assert item in eligible_items_for(dr_tex)
     assert item not in eligible_items_for(alices_doctor)  # NY only, no dermatology
     assert Encounter.objects.get(pk=body["encounter_id"]).mode == "econsult"
 
@@ -61,7 +68,8 @@ def test_econsult_is_routed_by_specialty_answered_and_the_asker_notified(
     assert derm.get(f"/api/v1/econsults/{body['id']}").status_code == 404
     do_claim(dr_derm, item.pk)
     page = derm.get(f"/staff/econsults/{body['id']}/")
-    assert page.status_code == 200 and QUESTION.encode() in page.content
+    assert page.status_code == 200
+    assert QUESTION.encode() in page.content
     answered = derm.post(
         f"/api/v1/econsults/{body['id']}/answer",
         {"answer": "Likely psoriasis; no biopsy needed. Start a topical steroid."},
@@ -78,7 +86,10 @@ def test_econsult_is_routed_by_specialty_answered_and_the_asker_notified(
 
 
 def test_primary_care_econsult_goes_to_primary_care_only(
-    alice: User, alices_doctor: User, dr_tex: User, dr_derm: User,
+    alice: User,
+    alices_doctor: User,
+    dr_tex: User,
+    dr_derm: User,
     client_for: Callable[..., Client],
 ) -> None:
     body = ask(client_for(alices_doctor), alice, specialty="primary-care").json()
@@ -107,9 +118,12 @@ def test_who_must_not(
     # The specialist must hold the item to answer; the asker cannot answer their own.
     answer = {"answer": "Fine."}
     derm = client_for(dr_derm)
-    assert derm.post(
-        f"/api/v1/econsults/{body['id']}/answer", answer, content_type="application/json"
-    ).status_code == 404
+    assert (
+        derm.post(
+            f"/api/v1/econsults/{body['id']}/answer", answer, content_type="application/json"
+        ).status_code
+        == 404
+    )
     own = client_for(alices_doctor).post(
         f"/api/v1/econsults/{body['id']}/answer", answer, content_type="application/json"
     )
@@ -124,7 +138,8 @@ def test_bad_input_and_idempotency(
     short = ask(client, alice, question="help")
     assert short.status_code == 422
     unknown = ask(client, alice, specialty="astrology")
-    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_specialty"
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["code"] == "unknown_specialty"
     headers = {"Idempotency-Key": "ec-1"}
     body = {"patient_id": alice.pk, "specialty": "dermatology", "question": QUESTION}
     first = client.post("/api/v1/econsults", body, content_type="application/json", headers=headers)

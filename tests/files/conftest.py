@@ -26,7 +26,9 @@ def media_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def upload(name: str, data: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+def upload(
+    name: str, data: bytes, content_type: str = "application/octet-stream"
+) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
@@ -55,6 +57,7 @@ def png_bytes(size: tuple[int, int] = (16, 16), color: str = "green") -> bytes:
 
 def png_claiming_size(width: int, height: int) -> bytes:
     """A tiny PNG whose IHDR claims width x height (a decompression bomb's header)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
             struct.pack(">I", len(body))

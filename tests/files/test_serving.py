@@ -22,7 +22,8 @@ def test_owner_gets_bytes_with_safe_headers(client_for: ClientFor, alice: User) 
     assert response["Cache-Control"] == "private, no-store"
     assert b"Exif" not in response.content
     thumb = client_for(alice).get(f"/files/{stored.pk}/thumbnail/")
-    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+    assert thumb.status_code == 200
+    assert thumb["Content-Type"] == "image/jpeg"
     assert len(thumb.content) < len(response.content) + 1
     reads = AuditEvent.objects.filter(patient_id=alice.pk, action__startswith="file.read")
     assert reads.count() == 2
@@ -60,7 +61,8 @@ def test_api_upload_and_metadata(client_for: ClientFor, alice: User, bob: User) 
     created = client.post("/api/v1/files", {"patient_id": alice.pk, "file": photo})
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["kind"] == "image" and body["name"] == "IMG.jpg"
+    assert body["kind"] == "image"
+    assert body["name"] == "IMG.jpg"
     assert body["url"] == f"/files/{body['id']}/"
     assert body["thumbnail_url"] == f"/files/{body['id']}/thumbnail/"
     assert client.get(f"/api/v1/files/{body['id']}").json()["sha256"] == body["sha256"]

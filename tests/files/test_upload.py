@@ -24,20 +24,25 @@ def test_jpeg_loses_all_exif_and_is_turned_upright(alice: User) -> None:
     original = jpeg_with_gps(orientation=6)
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # GPS present before
     stored = do_store_upload(alice, alice.pk, upload("IMG_0001.JPG", original, "image/jpeg"))
-    assert stored.kind == "image" and stored.content_type == "image/jpeg"
+    assert stored.kind == "image"
+    assert stored.content_type == "image/jpeg"
     clean = read_plaintext(stored)
     image = Image.open(io.BytesIO(clean))
     assert image.format == "JPEG"
     assert len(image.getexif()) == 0
-    assert "exif" not in image.info and "icc_profile" not in image.info
-    assert b"Exif" not in clean and b"PhoneMaker" not in clean
+    assert "exif" not in image.info
+    assert "icc_profile" not in image.info
+    assert b"Exif" not in clean
+    assert b"PhoneMaker" not in clean
     # Orientation 6 rotates the 40x20 image to 20x40; the red half is now on top.
     assert image.size == (20, 40)
     assert (stored.width, stored.height) == (20, 40)
-    red, green, blue = image.convert("RGB").getpixel((10, 5))  # type: ignore[misc]
-    assert red > 200 and blue < 60
+    red, _green, blue = image.convert("RGB").getpixel((10, 5))  # type: ignore[misc]
+    assert red > 200
+    assert blue < 60
     thumb = Image.open(io.BytesIO(read_plaintext(stored, thumbnail=True)))
-    assert max(thumb.size) <= 320 and len(thumb.getexif()) == 0
+    assert max(thumb.size) <= 320
+    assert len(thumb.getexif()) == 0
     assert AuditEvent.objects.filter(action="file.upload", patient_id=alice.pk).exists()
 
 
@@ -65,7 +70,8 @@ def test_over_the_pixel_limit_but_under_pillows_own(alice: User) -> None:
 
 def test_a_pdf_named_jpg_is_a_pdf_or_refused(alice: User) -> None:
     stored = do_store_upload(alice, alice.pk, upload("photo.jpg", PDF, "image/jpeg"))
-    assert stored.kind == "pdf" and stored.content_type == "application/pdf"
+    assert stored.kind == "pdf"
+    assert stored.content_type == "application/pdf"
     assert stored.thumbnail_key == ""
     assert read_plaintext(stored) == PDF  # stored as it is
     assert refused(alice, alice, PDF, "photo.jpg", allowed_kinds=("image",)) == "unsupported_type"
@@ -101,7 +107,8 @@ def test_path_names_are_sanitized_and_nothing_lands_outside_storage(
     assert len(written) == 1
     assert written[0].name == f"{stored.storage_key}.bin"
     on_disk = written[0].read_bytes()
-    assert marker not in on_disk and b"%PDF" not in on_disk
+    assert marker not in on_disk
+    assert b"%PDF" not in on_disk
     assert read_plaintext(stored) == pdf
 
 
@@ -112,7 +119,8 @@ def test_sanitize_name() -> None:
     assert sanitize_name("....") == "upload"
     assert sanitize_name("<img src=x>.png") == "_img src_x_.png"
     long = sanitize_name("a" * 300 + ".jpeg")
-    assert len(long) == 120 and long.endswith(".jpeg")
+    assert len(long) == 120
+    assert long.endswith(".jpeg")
 
 
 def test_key_rotation_old_files_still_decrypt(alice: User) -> None:

@@ -59,7 +59,7 @@ DERM_ANSWERS: dict[str, Any] = {
 }
 
 
-def derm_answers(photo_ids: list[int], **overrides: Any) -> dict[str, Any]:
+def derm_answers(photo_ids: list[Any], **overrides: Any) -> dict[str, Any]:
     return {**DERM_ANSWERS, "photos": photo_ids, **overrides}
 
 

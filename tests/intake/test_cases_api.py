@@ -44,17 +44,20 @@ def test_submit_creates_episode_encounter_and_work_item(
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "submitted"
-    assert body["episode_id"] and body["encounter_id"]
+    assert body["episode_id"]
+    assert body["encounter_id"]
     assert [a["link_id"] for a in body["attachments"]] == ["photos"]
     case = Case.objects.get(pk=body["id"])
     item = WorkItem.objects.get(subject_type="intake.case", subject_id=str(case.pk))
     assert item.kind == "async_case"
     assert item.required_state == "TX"
-    assert item.required_specialty is not None and item.required_specialty.code == "dermatology"
+    assert item.required_specialty is not None
+    assert item.required_specialty.code == "dermatology"
     assert item.required_language == ""
     assert item.due_at == clock.now() + dt.timedelta(minutes=1440)
     assert item.title == "Skin, hair and nails"
-    assert case.encounter is not None and case.encounter.mode == "async"
+    assert case.encounter is not None
+    assert case.encounter.mode == "async"
 
 
 def test_same_key_twice_makes_one_case(
@@ -144,7 +147,9 @@ def test_draft_keeps_whatever_was_typed_and_submit_checks_it(
     assert saved.json()["answers"]["temperature"] == "hot"  # nothing lost
     submit = post(client, f"{CASES}/{draft['id']}/submit", {})
     assert submit.status_code == 422
-    assert submit.json()["error"]["fields"] == [{"field": "temperature", "message": "Enter a number."}]
+    assert submit.json()["error"]["fields"] == [
+        {"field": "temperature", "message": "Enter a number."}
+    ]
     assert Case.objects.get(pk=draft["id"]).answers["temperature"] == "hot"
 
 
@@ -194,15 +199,21 @@ def test_over_long_reply_is_422(
 
 
 def test_bob_cannot_see_alices_case_and_it_is_audited(
-    alice: User, bob: User, dr_tex: User, lines: dict[str, ServiceLine],
+    alice: User,
+    bob: User,
+    dr_tex: User,
+    lines: dict[str, ServiceLine],
     client_for: Callable[..., Client],
 ) -> None:
     case_id = new_case(client_for(alice), alice).json()["id"]
     bob_client = client_for(bob)
     assert bob_client.get(f"{CASES}/{case_id}").status_code == 404
-    assert bob_client.put(
-        f"{CASES}/{case_id}/draft", {"answers": {}}, content_type="application/json"
-    ).status_code == 404
+    assert (
+        bob_client.put(
+            f"{CASES}/{case_id}/draft", {"answers": {}}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert post(bob_client, f"{CASES}/{case_id}/reply", {"text": "hi"}).status_code == 404
     denied = AuditEvent.objects.filter(
         actor_id=bob.pk, object_type="case", object_id=str(case_id), outcome="denied"
@@ -253,15 +264,23 @@ def test_questionnaire_fhir_export_and_admin_import(
     assert resource["resourceType"] == "Questionnaire"
     assert resource["item"][0]["linkId"] == "concern"
 
-    cyclic = {
+    cyclic: dict[str, Any] = {
         "code": "cyclic",
         "title": "Cyclic",
         "definition": {
             "item": [
-                {"linkId": "a", "text": "A", "type": "boolean",
-                 "enableWhen": [{"question": "b", "operator": "=", "answerBoolean": True}]},
-                {"linkId": "b", "text": "B", "type": "boolean",
-                 "enableWhen": [{"question": "a", "operator": "=", "answerBoolean": True}]},
+                {
+                    "linkId": "a",
+                    "text": "A",
+                    "type": "boolean",
+                    "enableWhen": [{"question": "b", "operator": "=", "answerBoolean": True}],
+                },
+                {
+                    "linkId": "b",
+                    "text": "B",
+                    "type": "boolean",
+                    "enableWhen": [{"question": "a", "operator": "=", "answerBoolean": True}],
+                },
             ]
         },
     }
@@ -272,5 +291,6 @@ def test_questionnaire_fhir_export_and_admin_import(
     assert post(client_for(alice), "/api/v1/intake/questionnaires", cyclic).status_code == 403
     cyclic["definition"]["item"][0].pop("enableWhen")
     created = post(admin, "/api/v1/intake/questionnaires", cyclic)
-    assert created.status_code == 201 and created.json()["version"] == 1
+    assert created.status_code == 201
+    assert created.json()["version"] == 1
     assert post(admin, "/api/v1/intake/questionnaires", cyclic).json()["version"] == 2

@@ -23,7 +23,8 @@ def test_replays_the_first_result_and_refuses_a_different_payload(alice: User, b
     assert len(calls) == 1
     with pytest.raises(ActionRefused) as reused:
         idempotent(alice, "k", "thing.create", {"a": 2}, create)
-    assert reused.value.code == "idempotency_key_reused" and reused.value.status == 422
+    assert reused.value.code == "idempotency_key_reused"
+    assert reused.value.status == 422
     # Keys are per user and per endpoint.
     assert idempotent(bob, "k", "thing.create", {"a": 1}, create) == (201, {"id": 2})
     assert idempotent(alice, "k", "other.create", {"a": 1}, create) == (201, {"id": 3})

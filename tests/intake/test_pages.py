@@ -86,7 +86,8 @@ def test_whole_flow_without_javascript(
     assert "not accepted" in bad_file.content.decode()
 
     review = client.get(review_url).content.decode()
-    assert "Red itchy patches" in review and "Hydrocortisone" in review
+    assert "Red itchy patches" in review
+    assert "Hydrocortisone" in review
     key = re.search(r'name="idempotency_key" value="([^"]+)"', review)
     assert key is not None
     first = client.post(review_url, {"idempotency_key": key.group(1)})
@@ -183,11 +184,13 @@ def test_reply_page_keeps_the_text_on_error(
     do_claim(dr_tex, case.work_item_id or 0)
     do_request_info(dr_tex, case, "Is it worse at night?")
     page = client_for(alice).get(f"/patient/visits/{case.pk}/").content.decode()
-    assert "Is it worse at night?" in page and "Send reply" in page
+    assert "Is it worse at night?" in page
+    assert "Send reply" in page
     empty = SimpleUploadedFile("night.jpg", b"", content_type="image/jpeg")
     refused = client_for(alice).post(url, {"text": "Yes, at night", "files": [empty]})
     assert refused.status_code == 400
-    assert b"Yes, at night" in refused.content and b"The file is empty." in refused.content
+    assert b"Yes, at night" in refused.content
+    assert b"The file is empty." in refused.content
     assert Case.objects.get(pk=case.pk).status == CaseStatus.NEEDS_INFO
     sent = client_for(alice).post(url, {"text": "Yes, at night", "files": [jpeg_upload()]})
     assert sent.status_code == 302
@@ -217,10 +220,18 @@ def test_admin_imports_questionnaires_and_sees_errors(
     assert admin.get("/staff/admin/intake/questionnaires/").status_code == 200
     cyclic = {
         "item": [
-            {"linkId": "a", "text": "A", "type": "boolean",
-             "enableWhen": [{"question": "b", "operator": "=", "answerBoolean": True}]},
-            {"linkId": "b", "text": "B", "type": "boolean",
-             "enableWhen": [{"question": "a", "operator": "=", "answerBoolean": True}]},
+            {
+                "linkId": "a",
+                "text": "A",
+                "type": "boolean",
+                "enableWhen": [{"question": "b", "operator": "=", "answerBoolean": True}],
+            },
+            {
+                "linkId": "b",
+                "text": "B",
+                "type": "boolean",
+                "enableWhen": [{"question": "a", "operator": "=", "answerBoolean": True}],
+            },
         ]
     }
     url = "/staff/admin/intake/questionnaires/import/"
@@ -257,9 +268,14 @@ def test_admin_edits_a_service_line_with_rules_checked(
         "allowed_modes": ["async", "video"],
         "active": "on",
         "red_flag_rules": json.dumps(
-            [{"id": "r", "when": [{"question": "ghost", "operator": "exists",
-                                    "answerBoolean": True}],
-              "outcome": "emergency", "message": "Go now."}]
+            [
+                {
+                    "id": "r",
+                    "when": [{"question": "ghost", "operator": "exists", "answerBoolean": True}],
+                    "outcome": "emergency",
+                    "message": "Go now.",
+                }
+            ]
         ),
     }
     refused = admin.post(url, form)
@@ -268,4 +284,5 @@ def test_admin_edits_a_service_line_with_rules_checked(
     form["red_flag_rules"] = "[]"
     assert admin.post(url, form).status_code == 302
     line.refresh_from_db()
-    assert line.sla_minutes == 120 and line.red_flag_rules == []
+    assert line.sla_minutes == 120
+    assert line.red_flag_rules == []

@@ -68,7 +68,8 @@ def test_cycle_through_a_group_is_rejected() -> None:
     )
     errors = check_questionnaire(definition)
     assert "cycle" in errors[0]["message"]
-    assert "inner" in errors[0]["message"] and "g" in errors[0]["message"]
+    assert "inner" in errors[0]["message"]
+    assert "g" in errors[0]["message"]
 
 
 def test_question_inside_group_may_depend_on_a_sibling() -> None:
@@ -99,7 +100,12 @@ def test_unknown_type_and_duplicate_link_id() -> None:
     [
         ({"linkId": "c", "text": "Pick", "type": "choice"}, "item[1].answerOption", "option"),
         (
-            {"linkId": "c", "text": "Pick", "type": "choice", "answerOption": [{"valueString": ""}]},
+            {
+                "linkId": "c",
+                "text": "Pick",
+                "type": "choice",
+                "answerOption": [{"valueString": ""}],
+            },
             "item[1].answerOption[0]",
             "valueCoding",
         ),
@@ -305,31 +311,41 @@ def test_red_flags_pick_the_most_serious_outcome() -> None:
     live = evaluate_red_flags(
         DERMATOLOGY_RULES, DERMATOLOGY, {**calm, "spreading": True, "fever": True}
     )
-    assert live is not None and live.outcome == "live_visit_now" and live.due_minutes == 30
+    assert live is not None
+    assert live.outcome == "live_visit_now"
+    assert live.due_minutes == 30
     both = evaluate_red_flags(
         DERMATOLOGY_RULES,
         DERMATOLOGY,
         {**calm, "spreading": True, "fever": True, "breathing": True},
     )
-    assert both is not None and both.outcome == "emergency" and both.rule_id == "airway"
+    assert both is not None
+    assert both.outcome == "emergency"
+    assert both.rule_id == "airway"
 
 
 def test_uti_pregnancy_flag_ignores_disabled_answer() -> None:
     answers = {"sex": "female", "pregnant": "yes", "fever": False, "flank-pain": False}
     flag = evaluate_red_flags(UTI_RULES, UTI, answers)
-    assert flag is not None and flag.rule_id == "pregnancy"
+    assert flag is not None
+    assert flag.rule_id == "pregnancy"
     # "pregnant" is not asked of a male patient: a stray answer does not count.
     assert evaluate_red_flags(UTI_RULES, UTI, {**answers, "sex": "male"}) is None
 
 
 def test_red_flag_rules_are_checked_against_the_questionnaire() -> None:
     rules = [
-        {"id": "x", "when": [{"question": "nope", "operator": "=", "answerBoolean": True}],
-         "outcome": "panic", "message": ""},
+        {
+            "id": "x",
+            "when": [{"question": "nope", "operator": "=", "answerBoolean": True}],
+            "outcome": "panic",
+            "message": "",
+        },
         {"id": "x", "when": [], "outcome": "emergency", "message": "m"},
     ]
     errors = fields(check_red_flag_rules(rules, DERMATOLOGY))
     assert "rules[0].when[0].question" in errors
     assert "rules[0].outcome" in errors
     assert "rules[0].message" in errors
-    assert "rules[1].id" in errors and "rules[1].when" in errors
+    assert "rules[1].id" in errors
+    assert "rules[1].when" in errors

@@ -2,6 +2,7 @@
 consumer) and a real-commit database: resume gets every missed message exactly once, in order,
 then live ones with no gap and no duplicate; strangers are refused and audited."""
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.core import mail
 
 from carepath.accounts.models import Role, User
 from carepath.audit.models import AuditEvent
+from carepath.core import clock
 from carepath.messaging import actions, consumers
 from carepath.messaging.actions import do_send_message
 from carepath.messaging.events import message_event, thread_group
@@ -233,8 +235,10 @@ async def test_live_delivery_read_receipts_and_no_nudge_while_present() -> None:
         lambda: Participant.objects.get(thread=thread, user=who["dr_tex"]).last_read_seq
     )()
     assert receipt == message.seq
-    # Once the doctor closes the thread, the next message nudges (e-mail without content).
+    # Once the doctor closes the thread, the next message nudges (e-mail without content),
+    # the nudge window of the first message (sent before anyone connected) having passed.
     await doctor.disconnect()
+    clock.advance(dt.timedelta(minutes=16))
     await send(who["alice"], thread, "Also my rash is spreading")
     assert [m.to for m in mail.outbox] == [[who["dr_tex"].email]]
     assert "rash" not in mail.outbox[0].body

@@ -125,6 +125,17 @@ def test_waiting_room_admission_video_chat_third_participant_and_audio_only(
     doctor.keyboard.press("Enter")
     expect(patient.locator("#chat-log")).to_contain_text("Thanks, please show me", timeout=WAIT_MS)
 
+    # A network blip: the patient's signaling socket drops; the page rejoins and renegotiates
+    # with an ICE restart, and the call carries on.
+    frames_before = sum(s["framesDecoded"] for s in stats(patient).values())
+    patient.evaluate("() => window.carepathVisit.dropSocket()")
+    patient.wait_for_function("() => window.carepathVisit.state.joins >= 2", timeout=WAIT_MS)
+    patient.wait_for_function("() => window.carepathVisit.mesh.iceRestarts >= 1", timeout=WAIT_MS)
+    deadline = time.monotonic() + 10
+    while sum(s["framesDecoded"] for s in wait_for_media(patient).values()) <= frames_before + 30:
+        assert time.monotonic() < deadline, "video stopped after the reconnect"
+        time.sleep(0.2)
+
     # A third participant (a caregiver the patient invites) gets in only once admitted.
     patient.get_by_label("Their name").fill("Rosa")
     patient.get_by_role("button", name="Create invitation").click()
@@ -209,7 +220,6 @@ def test_the_call_goes_through_turn_when_relay_is_forced(
     for page in (doctor, patient):
         peer = next(iter(wait_for_media(page).values()))
         assert (peer["localCandidateType"], peer["remoteCandidateType"]) == ("relay", "relay")
-    assert "allocation" in turn.log.lower() or turn.log  # coturn saw the allocations
 
 
 def test_wrong_expired_and_other_visit_links_are_refused(

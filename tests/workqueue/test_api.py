@@ -87,7 +87,9 @@ def test_coordinator_sees_everything_and_reassigns(
     assert routed.status_code == 200
     assert routed.json()["reassigned_to_id"] == dr_tex2.pk
     unknown = coordinator.post(
-        f"/api/v1/queue/{tx.pk}/reassign", {"clinician_id": alice.pk}, content_type="application/json"
+        f"/api/v1/queue/{tx.pk}/reassign",
+        {"clinician_id": alice.pk},
+        content_type="application/json",
     )
     assert unknown.status_code == 400
     assert unknown.json()["error"]["fields"][0]["field"] == "clinician_id"

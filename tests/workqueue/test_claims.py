@@ -85,7 +85,8 @@ def test_renew_release_and_complete(alice: User, dr_tex: User, dr_tex2: User) ->
 
     released = do_release(dr_tex, item.pk)
     assert released.status == WorkItemStatus.OPEN
-    assert released.claimed_by is None and released.lease_expires_at is None
+    assert released.claimed_by is None
+    assert released.lease_expires_at is None
     assert not may_access_patient(dr_tex, alice.pk)  # the claim's access ended
 
     do_claim(dr_tex2, item.pk)
@@ -129,7 +130,8 @@ def test_claim_next_takes_the_most_urgent(alice: User, dr_tex: User, dr_tex2: Us
     urgent = make_item(alice, due_in=dt.timedelta(minutes=10), kind="on_demand")
     assert do_claim_next(dr_tex) == urgent
     second = do_claim_next(dr_tex2)
-    assert second is not None and second.pk == later.pk
+    assert second is not None
+    assert second.pk == later.pk
     assert do_claim_next(dr_tex) is None
 
 
@@ -164,7 +166,8 @@ def test_requeue_starts_a_fresh_clock(alice: User, dr_tex: User) -> None:
     back = do_requeue(item.pk, due_at=due)
     assert back.status == WorkItemStatus.OPEN
     assert back.due_at == due
-    assert back.sla_breached_at is None and back.claimed_by is None
+    assert back.sla_breached_at is None
+    assert back.claimed_by is None
     assert item.pk in set(eligible_items_for(dr_tex).values_list("pk", flat=True))
 
 

@@ -1,15 +1,16 @@
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import connection
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
-from carepath.asgi import application
 from carepath.accounts.models import User
+from carepath.asgi import application
 from carepath.audit.models import AuditEvent
 from carepath.workqueue.actions import do_claim
 from tests.personas import make_clinic, make_clinician, make_patient, make_staff, signed_in_client
 from tests.workqueue.helpers import make_item
+
 
 def session_cookie(user: User, mfa: bool) -> str:
     return str(signed_in_client(user, mfa=mfa).cookies["sessionid"].value)

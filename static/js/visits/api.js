@@ -33,3 +33,11 @@ export function rootData() {
   const root = document.getElementById("visit-root");
   return root ? { root, ...root.dataset, visitId: Number(root.dataset.visitId), participantId: Number(root.dataset.participantId) } : null;
 }
+
+// Buttons stay disabled until their handlers are wired (no click is lost to a slow load).
+export function enableWiredButtons() {
+  for (const button of document.querySelectorAll("[data-needs-js]")) {
+    button.disabled = false;
+    button.removeAttribute("data-needs-js");
+  }
+}

@@ -15,6 +15,7 @@ export class Mesh {
     this.onPeerGone = onPeerGone || (() => {});
     this.peers = new Map();
     this.sessions = new Map(); // peer id -> their page session, from the server's join events
+    this.iceRestarts = 0;
   }
 
   rtcConfiguration() {
@@ -33,6 +34,7 @@ export class Mesh {
       if (existing && existing.session === info.session && existing.pc.connectionState !== "closed") {
         existing.away = false;
         clearTimeout(existing.awayTimer);
+        this.iceRestarts += 1;
         existing.pc.restartIce();
       } else {
         if (existing) this.close(info.id);

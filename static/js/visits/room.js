@@ -1,7 +1,7 @@
 // The visit room: join, the WebRTC mesh, mute/camera/audio-only, chat, and the clinician's
 // lobby, vitals and SOAP note panels. window.carepathVisit exposes state and stats for tests.
 
-import { api, rootData } from "./api.js";
+import { api, enableWiredButtons, rootData } from "./api.js";
 import { captureMedia, stopStream } from "./media.js";
 import { Mesh } from "./mesh.js";
 import { SignalClient } from "./signal.js";
@@ -513,6 +513,7 @@ window.carepathVisit = {
   dropSocket: () => signal.drop(),
 };
 
+enableWiredButtons();
 signal.connect();
 if (sessionStorage.getItem(`carepath-autojoin-${state.visitId}`) === "1") {
   sessionStorage.removeItem(`carepath-autojoin-${state.visitId}`);

@@ -1,7 +1,7 @@
 // The waiting room: device check (camera preview + microphone level), check-in, the expected
 // wait, and a socket that opens the visit as soon as the clinician admits this participant.
 
-import { api, rootData } from "./api.js";
+import { api, enableWiredButtons, rootData } from "./api.js";
 import { captureMedia, levelMeter, stopStream } from "./media.js";
 import { SignalClient } from "./signal.js";
 import { wireInvite } from "./invite.js";
@@ -88,6 +88,7 @@ const signal = new SignalClient(data.visitId, {
 
 $("device-check-button").addEventListener("click", deviceCheck);
 $("check-in-button").addEventListener("click", checkIn);
+enableWiredButtons();
 if (state.checkedIn) {
   $("check-in-button").textContent = "Checked in";
   $("check-in-button").disabled = true;

@@ -1,0 +1,112 @@
+"""The online-visit pages in Chromium on a phone-sized screen: conditional questions shown by
+the ES module, the draft autosaved and back after a reload, a photo through the file input,
+submission, and the clinician's zoomable photo. No CSP violation, no uncaught error."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from carepath.accounts.models import User
+from carepath.intake.models import Case, CaseStatus, ServiceLine
+from carepath.workqueue.actions import do_claim
+from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
+    _audit_triggers_back_after_flush,
+    browser,
+    live_server_url,
+    new_context,
+    page_problems,
+)
+from tests.browser.conftest import NewContext
+from tests.browser.helpers import layout_problems, sign_in
+from tests.intake.conftest import jpeg_bytes
+
+pytestmark = pytest.mark.browser
+
+
+def test_patient_submits_a_dermatology_visit_on_a_phone(
+    live_server_url: str,  # noqa: F811
+    new_context: NewContext,  # noqa: F811
+    alice: User,
+    dr_tex: User,
+    lines: dict[str, ServiceLine],
+    tmp_path: Path,
+) -> None:
+    context = new_context()
+    sign_in(context, live_server_url, alice)
+    page = context.new_page()
+    problems: list[str] = []
+
+    page.goto(f"{live_server_url}/patient/visits/")
+    page.get_by_role("link", name="Start an online visit").click()
+    page.get_by_label("Skin, hair and nails").check()
+    problems += layout_problems(page)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_label("Which state are you in right now?")).to_have_value("TX")
+    page.get_by_role("button", name="Confirm and continue").click()
+
+    # Conditional question: hidden until "fever" is yes.
+    temperature = page.get_by_label("Highest temperature you measured (°F)")
+    expect(temperature).to_be_hidden()
+    page.get_by_label("Describe the skin problem").fill("Itchy red patches on both elbows")
+    page.get_by_role("group", name="Do you have a fever?").get_by_label("Yes").check()
+    expect(temperature).to_be_visible()
+    temperature.fill("100.4")
+    expect(page.locator("[data-autosave-status]")).to_contain_text("Draft saved")
+    problems += layout_problems(page)
+
+    # A reload loses nothing: the draft is on the server.
+    page.reload()
+    expect(page.get_by_label("Describe the skin problem")).to_have_value(
+        "Itchy red patches on both elbows"
+    )
+    expect(temperature).to_have_value("100.4")
+    page.get_by_role("group", name="Where on your body is it?").get_by_label(
+        "Arms or hands"
+    ).check()
+    page.get_by_role("group", name="How long has this been going on?").get_by_label(
+        "1 to 4 weeks"
+    ).check()
+    page.get_by_role("group", name="Is it spreading quickly (over hours)?").get_by_label(
+        "No"
+    ).check()
+    page.get_by_role(
+        "group", name="Any trouble breathing, or swelling of your lips, tongue or face?"
+    ).get_by_label("No").check()
+    page.locator("#continue").click()
+    expect(page.locator("#error-summary")).to_have_count(0)
+    expect(page).to_have_url(f"{live_server_url}/patient/visits/{Case.objects.get().pk}/photos/")
+
+    # Photos: the phone's camera comes through the file input.
+    photo = tmp_path / "rash.jpg"
+    photo.write_bytes(jpeg_bytes())
+    page.get_by_label("Add a photo").set_input_files(str(photo))
+    page.locator("#upload-photos").click()
+    expect(page.get_by_role("img", name="Photo 1: rash.jpg")).to_be_visible()
+    problems += layout_problems(page)
+    page.get_by_role("link", name="Continue to review").click()
+    expect(page.get_by_text("Itchy red patches on both elbows")).to_be_visible()
+    problems += layout_problems(page)
+    page.get_by_role("button", name="Submit my visit").click()
+    expect(page.locator("#case-status")).to_have_text("Submitted")
+    problems += layout_problems(page)
+    assert problems == []
+
+    case = Case.objects.get(patient=alice)
+    assert case.status == CaseStatus.SUBMITTED
+    assert case.answers["temperature"] == 100.4
+
+    # The clinician who claimed it sees the photo and can zoom it.
+    do_claim(dr_tex, case.work_item_id or 0)
+    staff = new_context(viewport={"width": 1280, "height": 900})
+    sign_in(staff, live_server_url, dr_tex)
+    review = staff.new_page()
+    review.goto(f"{live_server_url}/staff/cases/{case.pk}/review/")
+    expect(review.locator("#case-status")).to_have_text("In review")
+    review.locator("section[aria-labelledby=photos-heading] a[data-zoom]").first.click()
+    dialog = review.locator("dialog.zoom")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Zoom").click()
+    expect(dialog.locator("img.zoomed")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
