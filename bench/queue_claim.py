@@ -31,7 +31,8 @@ from bench._format import bench_line
 
 CLIENTS = 8
 ITEMS = int(os.environ.get("BENCH_QUEUE_ITEMS", "1500"))
-PHASE_SECONDS = 20.0
+PHASE_SECONDS = 15.0
+STACK_SECONDS = 3.0
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -334,6 +335,25 @@ def raw_claimer(env: dict[str, str], clinician_id: int, deadline: float) -> Call
     return work_pg if url else work_sqlite
 
 
+def api_reader(port: int, token: str, deadline: float) -> Callable[[], list[int]]:
+    """GET /api/v1/me in a loop: what the HTTP stack alone allows (context for the ratio)."""
+
+    def work() -> list[int]:
+        done: list[int] = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            while time.monotonic() < deadline:
+                conn.request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                response.read()
+                done.append(response.status)
+        finally:
+            conn.close()
+        return done
+
+    return work
+
+
 def reopen_all(env: dict[str, str]) -> None:
     statement = (
         "UPDATE workqueue_workitem SET status = 'open', claimed_by_id = NULL, "
@@ -379,10 +399,17 @@ def run() -> list[str]:
             api_claims, api_elapsed = run_threads(
                 [api_claimer(port, token, deadline) for token in seeded["tokens"]]
             )
+            deadline = time.monotonic() + STACK_SECONDS
+            reads, read_elapsed = run_threads(
+                [api_reader(port, token, deadline) for token in seeded["tokens"]]
+            )
+        stack_rate = sum(len(done) for done in reads) / read_elapsed
         api_total = sum(len(claimed) for claimed in api_claims)
         api_rate = api_total / api_elapsed
         double = doubles(api_claims) + doubles(raw_claims)
     return [
+        f"# queue.claim: the HTTP stack alone (GET /api/v1/me, same server, 8 clients) "
+        f"answers {stack_rate:.0f} req/s; claims are {api_rate / stack_rate:.0%} of that",
         bench_line(
             "queue.claim",
             round(api_rate, 1),

@@ -36,7 +36,10 @@ class PatientDetailsForm(forms.Form):
     last_name = forms.CharField(max_length=150)
     date_of_birth = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     phone = forms.CharField(max_length=32, required=False, help_text="For visit reminders.")
-    state = forms.ChoiceField(choices=UsState.choices, label="State you live in")
+    # No default: the state decides which clinicians may treat the patient, so it is chosen.
+    state = forms.ChoiceField(
+        choices=[("", "Choose your state"), *UsState.choices], label="State you live in"
+    )
     preferred_language = forms.ChoiceField(choices=Language.choices, initial=Language.EN)
     time_zone = forms.ChoiceField(choices=US_TIME_ZONES, initial="America/Chicago")
 

@@ -25,7 +25,7 @@ from carepath.care.selectors import (
     episodes_of,
     notes_of,
 )
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 
 router = Router(tags=["care"])
 
@@ -84,6 +84,7 @@ def get_note(request: HttpRequest, note_id: int) -> NoteOut:
     "/notes/{note_id}/amendments",
     response={201: AmendmentOut},
     summary="Amend a signed note (signed notes never change; amendments are appended)",
+    auth=only(Role.CLINICIAN),
 )
 def amend_note(request: HttpRequest, note_id: int, payload: AmendIn) -> Status[AmendmentOut]:
     user = current_user(request)

@@ -31,9 +31,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ]
     links += [("/messages/", "Messages")]
     links += [("/rpm/" if user.role == Role.PATIENT else "/rpm/staff/", "Monitoring")]
-    links += [
-        ("/notifications/", "Notifications"),
-        ("/account/tokens/", "API tokens"),
-        ("/accounts/2fa/", "Security"),
-    ]
+    links += [("/notifications/", "Notifications")]
+    if user.role != Role.PATIENT:
+        links += [("/account/tokens/", "API tokens")]
+    links += [("/accounts/2fa/", "Security")]
     return {"nav_links": links, "user_role": user.role}

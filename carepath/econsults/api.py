@@ -6,9 +6,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from carepath.accounts.models import Role
+from carepath.accounts.models import STAFF_ROLES, Role
 from carepath.accounts.permissions import check_role
-from carepath.core.api import current_user
+from carepath.core.api import current_user, only
 from carepath.core.idempotency import idempotency_key, idempotent
 from carepath.econsults.actions import do_answer_econsult, do_ask_econsult
 from carepath.econsults.models import EConsult
@@ -28,6 +28,7 @@ def full_out(econsult: EConsult) -> EConsultOut:
     "",
     response={201: EConsultOut},
     summary="Ask a specialty about a patient you care for (clinician). Idempotency-Key.",
+    auth=only(Role.CLINICIAN),
 )
 def ask(request: HttpRequest, payload: EConsultIn) -> Status[dict[str, Any]]:
     asker = current_user(request)
@@ -50,7 +51,12 @@ def ask(request: HttpRequest, payload: EConsultIn) -> Status[dict[str, Any]]:
     return Status(status, body)
 
 
-@router.get("", response=list[EConsultOut], summary="eConsults I asked or answered")
+@router.get(
+    "",
+    response=list[EConsultOut],
+    summary="eConsults I asked or answered",
+    auth=only(Role.CLINICIAN),
+)
 def list_mine(request: HttpRequest) -> list[EConsultOut]:
     user = current_user(request)
     check_role(user, CLINICIAN, "econsult.list")
@@ -58,7 +64,11 @@ def list_mine(request: HttpRequest) -> list[EConsultOut]:
     return [full_out(access_econsult(user, e.pk, action="econsult.list")) for e in econsults]
 
 
-@router.get("/{econsult_id}", response=EConsultOut)
+@router.get(
+    "/{econsult_id}",
+    response=EConsultOut,
+    auth=only(*STAFF_ROLES),
+)
 def get_one(request: HttpRequest, econsult_id: int) -> EConsultOut:
     return full_out(access_econsult(current_user(request), econsult_id))
 
@@ -67,6 +77,7 @@ def get_one(request: HttpRequest, econsult_id: int) -> EConsultOut:
     "/{econsult_id}/answer",
     response=EConsultOut,
     summary="Answer (the specialist holding the work item); the asker is notified",
+    auth=only(Role.CLINICIAN),
 )
 def answer(request: HttpRequest, econsult_id: int, payload: EConsultAnswerIn) -> EConsultOut:
     specialist = current_user(request)

@@ -36,16 +36,15 @@ def read_plaintext(stored: StoredFile, *, thumbnail: bool = False) -> bytes:
 
 
 def files_for_patient(user: User, patient_id: int) -> list[StoredFile]:
-    """Files of a patient the user may access (nothing otherwise); each listing audited."""
+    """Files of a patient the user may access (nothing otherwise); the listing is audited."""
     if not may_access_patient(user, patient_id):
         return []
     files = list(StoredFile.objects.filter(patient_id=patient_id)[:200])
-    for stored in files:
-        do_record_audit(
-            "file.list",
-            actor=user,
-            object_type="file",
-            object_id=stored.pk,
-            patient_id=patient_id,
-        )
+    do_record_audit(
+        "file.list",
+        actor=user,
+        object_type="file",
+        patient_id=patient_id,
+        detail={"file_ids": [stored.pk for stored in files]},
+    )
     return files

@@ -9,7 +9,7 @@ from ninja import Router, Status
 from carepath.accounts.models import Role, Specialty
 from carepath.accounts.permissions import check_role
 from carepath.consent.selectors import check_care_consent
-from carepath.core.api import api, current_user
+from carepath.core.api import api, current_user, only
 from carepath.core.errors import ActionRefused
 from carepath.core.idempotency import idempotency_key, idempotent
 from carepath.core.responses import error_response
@@ -120,6 +120,7 @@ def availability(request: HttpRequest, code: str, state: UsState) -> Availabilit
     "/admin/service-lines",
     response=list[ServiceLineAdminOut],
     summary="All service lines with their red-flag rules (admin)",
+    auth=only(Role.ADMIN),
 )
 def admin_service_lines(request: HttpRequest) -> list[ServiceLineAdminOut]:
     check_role(current_user(request), ADMIN, "service_line.list")
@@ -151,6 +152,7 @@ def _save_line(
     "/admin/service-lines",
     response={201: ServiceLineAdminOut},
     summary="Create a service line (admin)",
+    auth=only(Role.ADMIN),
 )
 def create_service_line(
     request: HttpRequest, payload: ServiceLineIn
@@ -162,6 +164,7 @@ def create_service_line(
     "/admin/service-lines/{code}",
     response=ServiceLineAdminOut,
     summary="Update a service line (admin)",
+    auth=only(Role.ADMIN),
 )
 def update_service_line(
     request: HttpRequest, code: str, payload: ServiceLineIn
@@ -203,6 +206,7 @@ def get_questionnaire_fhir(request: HttpRequest, questionnaire_id: int) -> dict[
     "/questionnaires",
     response={201: QuestionnaireOut},
     summary="Import a definition as the next version of its code (admin); 422 lists problems",
+    auth=only(Role.ADMIN),
 )
 def import_questionnaire(
     request: HttpRequest, payload: QuestionnaireIn
@@ -222,6 +226,7 @@ def import_questionnaire(
     "/cases",
     response={201: CaseOut},
     summary="Start a case (a draft), or with submit=true submit it at once. Idempotency-Key.",
+    auth=only(Role.PATIENT),
 )
 def create_case(request: HttpRequest, payload: CaseCreateIn) -> Status[dict[str, Any]]:
     patient = current_user(request)
@@ -244,7 +249,12 @@ def create_case(request: HttpRequest, payload: CaseCreateIn) -> Status[dict[str,
     return Status(status, body)
 
 
-@router.get("/cases", response=list[CaseSummaryOut], summary="My cases (patient)")
+@router.get(
+    "/cases",
+    response=list[CaseSummaryOut],
+    summary="My cases (patient)",
+    auth=only(Role.PATIENT),
+)
 def list_cases(request: HttpRequest) -> list[CaseSummaryOut]:
     patient = current_user(request)
     check_role(patient, PATIENT, "case.list")
@@ -262,7 +272,12 @@ def _own_case(request: HttpRequest, case_id: int, action: str) -> tuple[Any, Cas
     return patient, access_case(patient, case_id, action=action)
 
 
-@router.put("/cases/{case_id}/draft", response=CaseOut, summary="Save the draft's answers")
+@router.put(
+    "/cases/{case_id}/draft",
+    response=CaseOut,
+    summary="Save the draft's answers",
+    auth=only(Role.PATIENT),
+)
 def save_draft(request: HttpRequest, case_id: int, payload: DraftIn) -> CaseOut:
     patient, case = _own_case(request, case_id, "case.save_draft")
     case = actions.do_save_draft(patient, case, payload.answers, state=payload.state)
@@ -273,6 +288,7 @@ def save_draft(request: HttpRequest, case_id: int, payload: DraftIn) -> CaseOut:
     "/cases/{case_id}/attachments",
     response={201: AttachmentOut},
     summary="Attach a file uploaded through /api/v1/files (link_id: the photo question)",
+    auth=only(Role.PATIENT),
 )
 def attach(request: HttpRequest, case_id: int, payload: AttachIn) -> Status[AttachmentOut]:
     patient, case = _own_case(request, case_id, "case.attach")
@@ -284,6 +300,7 @@ def attach(request: HttpRequest, case_id: int, payload: AttachIn) -> Status[Atta
     "/cases/{case_id}/submit",
     response=CaseOut,
     summary="Submit the draft: answers are checked, red flags applied. Idempotency-Key.",
+    auth=only(Role.PATIENT),
 )
 def submit(request: HttpRequest, case_id: int) -> Status[dict[str, Any]]:
     patient, case = _own_case(request, case_id, "case.submit")
@@ -300,6 +317,7 @@ def submit(request: HttpRequest, case_id: int) -> Status[dict[str, Any]]:
     "/cases/{case_id}/reply",
     response=CaseOut,
     summary="Answer the clinician's request for more information (patient)",
+    auth=only(Role.PATIENT),
 )
 def reply(request: HttpRequest, case_id: int, payload: ReplyIn) -> CaseOut:
     patient, case = _own_case(request, case_id, "case.reply")
@@ -316,7 +334,12 @@ def _review_case(request: HttpRequest, case_id: int, action: str) -> tuple[Any, 
     return clinician, access_case(clinician, case_id, action=action)
 
 
-@router.put("/cases/{case_id}/note", response=CaseOut, summary="Save the review's SOAP note draft")
+@router.put(
+    "/cases/{case_id}/note",
+    response=CaseOut,
+    summary="Save the review's SOAP note draft",
+    auth=only(Role.CLINICIAN),
+)
 def save_note(request: HttpRequest, case_id: int, payload: NoteDraftIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.note")
     actions.do_save_review_note(clinician, case, **payload.model_dump())
@@ -327,6 +350,7 @@ def save_note(request: HttpRequest, case_id: int, payload: NoteDraftIn) -> CaseO
     "/cases/{case_id}/answer",
     response=CaseOut,
     summary="Answer: signs the SOAP note, tells the patient, completes the work item",
+    auth=only(Role.CLINICIAN),
 )
 def answer(request: HttpRequest, case_id: int, payload: AnswerIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.answer")
@@ -338,6 +362,7 @@ def answer(request: HttpRequest, case_id: int, payload: AnswerIn) -> CaseOut:
     "/cases/{case_id}/request-info",
     response=CaseOut,
     summary="Ask the patient for more information (parks the case until they reply)",
+    auth=only(Role.CLINICIAN),
 )
 def request_info(request: HttpRequest, case_id: int, payload: RequestInfoIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.request_info")
@@ -345,7 +370,12 @@ def request_info(request: HttpRequest, case_id: int, payload: RequestInfoIn) -> 
     return full_case_out(access_case(clinician, case_id))
 
 
-@router.post("/cases/{case_id}/close", response=CaseOut, summary="Close the case")
+@router.post(
+    "/cases/{case_id}/close",
+    response=CaseOut,
+    summary="Close the case",
+    auth=only(Role.CLINICIAN),
+)
 def close(request: HttpRequest, case_id: int, payload: CloseIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.close")
     actions.do_close_case(clinician, case, payload.reason)
@@ -356,6 +386,7 @@ def close(request: HttpRequest, case_id: int, payload: CloseIn) -> CaseOut:
     "/cases/{case_id}/escalate",
     response=CaseOut,
     summary="Escalate to a live visit (records the escalation request)",
+    auth=only(Role.CLINICIAN),
 )
 def escalate(request: HttpRequest, case_id: int, payload: EscalateIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.escalate")

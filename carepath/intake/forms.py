@@ -232,7 +232,8 @@ def _parse_value(item: Item, post: QueryDict, name: str) -> Any:
 def parse_answers(definition: Any, post: QueryDict, existing: Any) -> dict[str, Any]:
     """Answers from a questions-page POST. Photo answers are kept from the draft (they are
     set on the photos step). What cannot be parsed is kept as typed, so nothing is lost and
-    check_answers names the problem."""
+    check_answers names the problem. A repeating group's entries left wholly blank are
+    dropped, except the one "Add another" just asked for."""
     tree = build_tree(definition)
     removed = set(post.getlist("remove_instance"))
     added = set(post.getlist("add_instance"))
@@ -258,13 +259,13 @@ def parse_answers(definition: Any, post: QueryDict, existing: Any) -> dict[str, 
                     if f"{name}[{index}]" in removed:
                         continue
                     previous = old_reps[index] if index < len(old_reps) else {}
-                    repetitions.append(
-                        parse_scope(
-                            member,
-                            f"{name}[{index}].",
-                            previous if isinstance(previous, dict) else {},
-                        )
+                    parsed = parse_scope(
+                        member,
+                        f"{name}[{index}].",
+                        previous if isinstance(previous, dict) else {},
                     )
+                    if parsed:  # an entry left blank is no entry
+                        repetitions.append(parsed)
                 if name in added and len(repetitions) < MAX_REPETITIONS:
                     repetitions.append({})
                 if repetitions:

@@ -151,9 +151,9 @@ def questions(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
-@require_POST
 @role_required(Role.PATIENT)
 @consent_required
+@require_POST
 def autosave(request: HttpRequest, case_id: int) -> HttpResponse:
     """The questions page's script posts the form here as the patient types."""
     patient, case = _patient_case(request, case_id, action="case.autosave")
@@ -267,7 +267,7 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
         {
             "case": case,
             "rows": summary_rows(case.questionnaire.definition, case.answers),
-            "attachments": attachments_of(case),
+            "attachments": [a for a in attachments_of(case) if not a.link_id],
             "errors": errors,
             "steps": STEPS,
             "step": 5,
@@ -287,7 +287,9 @@ def _status_page(
         {
             "case": case,
             "rows": summary_rows(case.questionnaire.definition, case.answers),
-            "attachments": [a for a in attachments_of(case) if a.message_id is None],
+            "attachments": [
+                a for a in attachments_of(case) if not a.link_id and a.message_id is None
+            ],
             "thread": thread,
             "last_question": questions_asked[-1] if questions_asked else None,
             "note": signed_answer_note(case),
@@ -306,8 +308,8 @@ def case_status(request: HttpRequest, case_id: int) -> HttpResponse:
     return _status_page(request, case, ReplyForm())
 
 
-@require_POST
 @role_required(Role.PATIENT)
+@require_POST
 def reply(request: HttpRequest, case_id: int) -> HttpResponse:
     """On any problem the page comes back with what the patient wrote still in the box."""
     patient, case = _patient_case(request, case_id, action="case.reply")

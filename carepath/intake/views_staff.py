@@ -101,7 +101,9 @@ def _review_page(
             "case": case,
             "profile": PatientProfile.objects.filter(user_id=case.patient_id).first(),
             "rows": summary_rows(case.questionnaire.definition, case.answers),
-            "attachments": attachments_of(case),
+            "other_files": [
+                a for a in attachments_of(case) if not a.link_id and a.message_id is None
+            ],
             "thread": messages_of(case),
             "earlier": _earlier_episodes(case),
             "item": case_work_item(case),
@@ -129,8 +131,8 @@ def _refused(form: forms.Form, refused: ActionRefused) -> None:
     form.add_error(field, refused.message)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def answer_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.answer")
@@ -166,8 +168,8 @@ def answer_case(request: HttpRequest, case_id: int) -> HttpResponse:
     return _review_page(request, case, answer_form=form, status=400)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def request_info(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.request_info")
@@ -183,8 +185,8 @@ def request_info(request: HttpRequest, case_id: int) -> HttpResponse:
     return _review_page(request, case, info_form=form, status=400)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.escalate")
@@ -202,8 +204,8 @@ def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
     return _review_page(request, case, escalate_form=form, status=400)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def close_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.close")
@@ -219,8 +221,8 @@ def close_case(request: HttpRequest, case_id: int) -> HttpResponse:
     return _review_page(request, case, close_form=form, status=400)
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def amend_note(request: HttpRequest, note_id: int) -> HttpResponse:
     clinician = request_user(request)
     note = access_note(clinician, note_id, action="note.amend")

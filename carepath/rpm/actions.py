@@ -584,7 +584,10 @@ def _insert_readings(rows: list[tuple[Any, ...]]) -> None:
                 [list(column) for column in zip(*rows, strict=True)],
             )
         else:
-            adapt = connection.ops.adapt_datetimefield_value
+            # Django's own SQLite format for aware datetimes: naive UTC text.
+            def adapt(moment: dt.datetime) -> str:
+                return str(moment.astimezone(dt.UTC).replace(tzinfo=None))
+
             at, received = 7, 8
             placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
             cursor.executemany(

@@ -92,6 +92,10 @@ def complete(request: HttpRequest, item_id: int) -> WorkItemOut:
 def reassign(request: HttpRequest, item_id: int, payload: ReassignIn) -> WorkItemOut:
     user = current_user(request)
     check_role(user, {Role.COORDINATOR, Role.ADMIN}, "work_item.reassign")
+    if payload.clinician_id is None:
+        raise ActionRefused(
+            "validation_error", "Choose a clinician.", field="clinician_id", status=422
+        )
     clinician = User.objects.filter(
         pk=payload.clinician_id, role=Role.CLINICIAN, is_active=True
     ).first()

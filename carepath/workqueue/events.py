@@ -1,6 +1,7 @@
 """Queue events: ids, kind, status and due_at only (never health information), published to
 one channel-layer group after the transaction commits."""
 
+import asyncio
 from functools import partial
 from typing import Any
 
@@ -27,10 +28,22 @@ def queue_event(item: WorkItem, action: str) -> dict[str, Any]:
     }
 
 
+_pending: set[asyncio.Task[None]] = set()
+
+
 def _send(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
         async_to_sync(layer.group_send)(QUEUE_GROUP, message)
+        return
+    # Called from code running inside an event loop's thread: schedule, do not block it.
+    task = loop.create_task(layer.group_send(QUEUE_GROUP, message))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
 
 
 def publish_queue_event(item: WorkItem, action: str) -> None:

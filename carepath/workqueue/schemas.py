@@ -33,7 +33,8 @@ class WorkItemOut(Schema):
 
 
 class ReassignIn(Schema):
-    clinician_id: int
+    # Optional in the schema so the role gate answers first; required by the endpoint.
+    clinician_id: int | None = None
 
 
 def work_item_out(item: WorkItem, now: dt.datetime) -> WorkItemOut:

@@ -3,9 +3,11 @@ item's state on the day (in their own time zone), specialty and language matchin
 routed by a coordinator to someone else."""
 
 import datetime as dt
+from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -147,18 +149,30 @@ def access_work_item(user: User, item_id: int) -> WorkItem:
     return item
 
 
+def audit_listing(user: User, items: list[WorkItem]) -> None:
+    """One audit event per patient whose items were shown (titles may be clinical), all in
+    one transaction: a long queue costs one commit, not one per row."""
+    by_patient: dict[int | None, list[int]] = defaultdict(list)
+    for item in items:
+        by_patient[item.patient_id].append(item.pk)
+    if not by_patient:
+        return
+    with transaction.atomic():
+        for patient_id, item_ids in by_patient.items():
+            do_record_audit(
+                "work_item.list",
+                actor=user,
+                object_type="work_item",
+                object_id=item_ids[0] if len(item_ids) == 1 else "",
+                patient_id=patient_id,
+                detail={"item_ids": item_ids},
+            )
+
+
 def items_for_page(user: User) -> list[WorkItem]:
     """The list a user's queue shows: coordinators and admins see everything waiting,
-    clinicians what they may take. Each listed item is audited (its title may be clinical)."""
-    items = list(
-        (queue_overview() if user.role in OVERVIEW_ROLES else eligible_items_for(user))[:200]
-    )
-    for item in items:
-        do_record_audit(
-            "work_item.list",
-            actor=user,
-            object_type="work_item",
-            object_id=item.pk,
-            patient_id=item.patient_id,
-        )
+    clinicians what they may take. The listing is audited per patient."""
+    source = queue_overview() if user.role in OVERVIEW_ROLES else eligible_items_for(user)
+    items = list(source[:200])
+    audit_listing(user, items)
     return items

@@ -9,13 +9,13 @@ from playwright.sync_api import expect
 
 from carepath.accounts.models import User
 from carepath.intake.models import Case, CaseStatus, ServiceLine
-from carepath.workqueue.actions import do_claim
 from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
     _audit_triggers_back_after_flush,
     browser,
     live_server_url,
     new_context,
     page_problems,
+    screenshot_dir,
 )
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import layout_problems, sign_in
@@ -31,6 +31,7 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
     dr_tex: User,
     lines: dict[str, ServiceLine],
     tmp_path: Path,
+    screenshot_dir: Path,  # noqa: F811
 ) -> None:
     context = new_context()
     sign_in(context, live_server_url, alice)
@@ -54,6 +55,7 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
     temperature.fill("100.4")
     expect(page.locator("[data-autosave-status]")).to_contain_text("Draft saved")
     problems += layout_problems(page)
+    page.screenshot(path=screenshot_dir / "intake-questions.png", full_page=True)
 
     # A reload loses nothing: the draft is on the server.
     page.reload()
@@ -84,29 +86,35 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
     page.locator("#upload-photos").click()
     expect(page.get_by_role("img", name="Photo 1: rash.jpg")).to_be_visible()
     problems += layout_problems(page)
+    page.screenshot(path=screenshot_dir / "intake-photos.png", full_page=True)
     page.get_by_role("link", name="Continue to review").click()
     expect(page.get_by_text("Itchy red patches on both elbows")).to_be_visible()
     problems += layout_problems(page)
     page.get_by_role("button", name="Submit my visit").click()
     expect(page.locator("#case-status")).to_have_text("Submitted")
     problems += layout_problems(page)
+    page.screenshot(path=screenshot_dir / "intake-status.png", full_page=True)
     assert problems == []
 
     case = Case.objects.get(patient=alice)
     assert case.status == CaseStatus.SUBMITTED
     assert case.answers["temperature"] == 100.4
 
-    # The clinician who claimed it sees the photo and can zoom it.
-    do_claim(dr_tex, case.work_item_id or 0)
+    # The clinician claims it from the queue, lands on the review, and can zoom the photo.
     staff = new_context(viewport={"width": 1280, "height": 900})
     sign_in(staff, live_server_url, dr_tex)
     review = staff.new_page()
-    review.goto(f"{live_server_url}/staff/cases/{case.pk}/review/")
+    review.goto(f"{live_server_url}/staff/queue/")
+    row = review.locator(f"tr[data-item-id='{case.work_item_id}']")
+    row.get_by_role("button", name="Claim").click()
+    expect(review).to_have_url(f"{live_server_url}/staff/cases/{case.pk}/review/")
     expect(review.locator("#case-status")).to_have_text("In review")
-    review.locator("section[aria-labelledby=photos-heading] a[data-zoom]").first.click()
+    review.screenshot(path=screenshot_dir / "intake-review.png", full_page=True)
+    review.locator("section[aria-labelledby=answers-heading] a[data-zoom]").first.click()
     dialog = review.locator("dialog.zoom")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Zoom").click()
     expect(dialog.locator("img.zoomed")).to_be_visible()
+    review.screenshot(path=screenshot_dir / "intake-zoom.png")
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()

@@ -49,3 +49,42 @@ def test_header_is_validated() -> None:
     assert idempotency_key(factory.post("/")) is None
     with pytest.raises(ActionRefused):
         idempotency_key(factory.post("/", headers={"Idempotency-Key": "x" * 256}))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_key_make_one_row(alice: User) -> None:
+    """The second request waits on the first one's key and replays its answer."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from carepath.notifications.models import Notification
+
+    results: list[tuple[int, object]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def create() -> tuple[int, dict[str, int]]:
+        notice = Notification.objects.create(user=alice, kind="test", title="once")
+        time.sleep(0.3)  # hold the key while the others arrive
+        return 201, {"id": notice.pk}
+
+    def call() -> None:
+        try:
+            start.wait()
+            results.append(idempotent(alice, "same", "thing.create", {"a": 1}, create))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert Notification.objects.filter(kind="test").count() == 1
+    assert len({str(result) for result in results}) == 1

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 from carepath.accounts.models import User
+from carepath.workqueue import registry
 from tests.browser.helpers import drop_audit_triggers, restore_audit_triggers
 from tests.personas import make_clinician
 
@@ -12,6 +13,15 @@ from tests.personas import make_clinician
 def dr_tex2(clinic: None) -> User:
     """A second Texas dermatologist, to race dr_tex."""
     return make_clinician("dr.tex2@example.com", "1417193012", ["TX"], ["dermatology"])
+
+
+@pytest.fixture(autouse=True)
+def _subject_urls_restored() -> Iterator[None]:
+    """Tests register subject URLs; each test starts from the registry as it was."""
+    saved = dict(registry._subject_urls)
+    yield
+    registry._subject_urls.clear()
+    registry._subject_urls.update(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,462 @@
+"""BENCH chat.deliver.p50 / chat.deliver.p99: milliseconds from sending a secure message
+(POST /api/v1/messages/threads/<id>/messages with a bearer token) to its arrival on the other
+participant's WebSocket (ws/messages/<id>/), with 200 sockets connected to a real uvicorn
+server on 127.0.0.1: 100 threads, each with its patient and its clinician connected. Patients
+post; the clinicians' sockets are timed.
+
+limit=: a raw WebSocket echo in the same run: a plain `websockets` echo server in its own
+process, 200 connected clients, the same number of messages and senders in flight, timed
+send -> echo received.
+
+Runs on a throwaway database (a temporary var/ directory, or a uniquely named PostgreSQL
+database created and dropped when CAREPATH_DATABASE_URL is set) and, with CAREPATH_REDIS_URL,
+a unique channel/cache prefix. The embedded default (in-memory channel layer) must run one web
+worker; with Redis, BENCH_WEB_WORKERS (default 2). Bounded: about 90 s; everything it starts
+is stopped."""
+
+import asyncio
+import http.client
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bench._format import bench_line
+
+THREADS = 100  # x 2 participants = 200 connected sockets
+CLIENTS = THREADS * 2
+MESSAGES = int(os.environ.get("BENCH_CHAT_MESSAGES", "400"))
+WARMUP = 20
+IN_FLIGHT = 8
+PHASE_TIMEOUT = 40.0
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+# --- Throwaway database and processes ------------------------------------------------------
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
+@contextmanager
+def throwaway_environment() -> Iterator[dict[str, str]]:
+    var_dir = Path(tempfile.mkdtemp(prefix="carepath-bench-chat-"))
+    token = secrets.token_hex(4)
+    env = dict(os.environ)
+    env.update(
+        {
+            "CAREPATH_VAR_DIR": str(var_dir),
+            "CAREPATH_TASK_BACKEND": "immediate",
+            "CAREPATH_LOG_LEVEL": "WARNING",
+            "CAREPATH_CHANNEL_PREFIX": f"bench-chat-{token}",
+            "DJANGO_SETTINGS_MODULE": "carepath.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    admin_url = os.environ.get("CAREPATH_DATABASE_URL", "")
+    name = f"carepath_bench_chat_{token}"
+    try:
+        if admin_url:
+            _pg_admin(admin_url, f'CREATE DATABASE "{name}"')
+            env["CAREPATH_DATABASE_URL"] = _with_database(admin_url, name)
+        yield env
+    finally:
+        if admin_url:
+            _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+@contextmanager
+def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    default_workers = "2" if env.get("CAREPATH_REDIS_URL") else "1"
+    workers = os.environ.get("BENCH_WEB_WORKERS", default_workers)
+    if not env.get("CAREPATH_REDIS_URL"):
+        workers = "1"  # the in-memory channel layer lives in one process
+    # The server's log goes to a file: an unread pipe fills up and blocks the server.
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [
+            PYTHON, "-m", "uvicorn", "carepath.asgi:application", "--fd", str(sock.fileno()),
+            "--workers", workers, "--no-access-log", "--lifespan", "off",
+            "--log-level", "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        pass_fds=(sock.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        _wait_http(port, process, log)
+        yield port
+    finally:
+        _stop(process)
+        sock.close()
+        log.close()
+
+
+def _tail(log: Any) -> str:
+    log.seek(0)
+    return str(log.read().decode(errors="replace")[-2000:])
+
+
+def _wait_http(port: int, process: subprocess.Popen[bytes], log: Any) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {_tail(log)}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status in {200, 503}:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise RuntimeError("uvicorn did not answer within 20 s")
+
+
+@contextmanager
+def echo_server(env: dict[str, str]) -> Iterator[int]:
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "bench.chat_deliver", "--echo-fd", str(sock.fileno())],
+        cwd=ROOT,
+        env=env,
+        pass_fds=(sock.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        time.sleep(0.3)
+        if process.poll() is not None:
+            raise RuntimeError(f"echo server exited: {_tail(log)}")
+        yield port
+    finally:
+        _stop(process)
+        sock.close()
+        log.close()
+
+
+async def _echo_main(fd: int) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(connection: ServerConnection) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    listening = socket.socket(fileno=fd)
+    async with serve(echo, sock=listening, compression=None, max_queue=None) as server:
+        await server.serve_forever()
+
+
+# --- Child mode: seed ----------------------------------------------------------------------
+
+
+def seed() -> dict[str, Any]:
+    """(In a child process.) 100 TX patients (consented, API tokens, sessions), 10 clinicians
+    (TOTP, MFA sessions), 100 patient threads each with its patient and one clinician."""
+    import datetime as dt
+
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpRequest
+
+    from carepath.accounts.actions import do_create_api_token
+    from carepath.accounts.mfa import record_mfa_in_session
+    from carepath.accounts.models import ClinicianProfile, License, PatientProfile, Role, User
+    from carepath.consent.models import ConsentAcceptance, ConsentDocument, ConsentKind
+    from carepath.messaging.models import Participant, Thread, ThreadKind
+
+    def session_for(user: User, mfa: bool) -> str:
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "allauth.account.auth_backends.AuthenticationBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        if mfa:
+            request = HttpRequest()
+            request.session = store
+            record_mfa_in_session(request, user)
+        store.save()
+        return str(store.session_key)
+
+    documents = [
+        ConsentDocument.objects.create(kind=kind, state="", version=1, title=kind, body=kind)
+        for kind in (ConsentKind.TELEHEALTH, ConsentKind.PRIVACY)
+    ]
+    doctors = []
+    for n in range(10):
+        doctor = User.objects.create_user(
+            f"bench.chat.doc{n}@example.com", None, role=Role.CLINICIAN
+        )
+        TOTP.activate(doctor, generate_totp_secret())
+        profile = ClinicianProfile.objects.create(user=doctor, npi=f"{n:010d}", languages=["en"])
+        License.objects.create(
+            clinician=profile, state="TX", expires_on=dt.date.today() + dt.timedelta(days=365)
+        )
+        doctors.append((doctor, session_for(doctor, True)))
+    threads = []
+    for n in range(THREADS):
+        patient = User.objects.create_user(
+            f"bench.chat.pat{n}@example.com", None, role=Role.PATIENT
+        )
+        PatientProfile.objects.create(user=patient, date_of_birth=dt.date(1990, 1, 1), state="TX")
+        for document in documents:
+            ConsentAcceptance.objects.create(patient=patient, document=document)
+        doctor, doctor_cookie = doctors[n % len(doctors)]
+        thread = Thread.objects.create(
+            kind=ThreadKind.PATIENT, patient=patient, subject=f"Bench {n}", created_by=patient
+        )
+        Participant.objects.create(thread=thread, user=patient)
+        Participant.objects.create(thread=thread, user=doctor)
+        threads.append(
+            {
+                "id": thread.pk,
+                "token": do_create_api_token(patient, "bench").raw,
+                "patient_cookie": session_for(patient, False),
+                "doctor_cookie": doctor_cookie,
+            }
+        )
+    return {"threads": threads}
+
+
+# --- Measuring -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _reader(connection: Any, arrived: dict[str, float], timed: bool) -> None:
+    async for raw in connection:
+        frame = json.loads(raw)
+        if timed and frame.get("type") == "message":
+            arrived[frame["message"]["body"]] = time.perf_counter()
+
+
+async def _post(conn: http.client.HTTPConnection, thread: dict[str, Any], body: str) -> None:
+    def call() -> None:
+        payload = json.dumps({"body": body})
+        conn.request(
+            "POST",
+            f"/api/v1/messages/threads/{thread['id']}/messages",
+            body=payload,
+            headers={
+                "Authorization": f"Bearer {thread['token']}",
+                "Content-Type": "application/json",
+            },
+        )
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 201:
+            raise RuntimeError(f"send answered {response.status}: {data[:300]!r}")
+
+    await asyncio.to_thread(call)
+
+
+async def _wait_for(arrived: dict[str, float], keys: list[str], deadline: float) -> None:
+    while time.monotonic() < deadline and any(key not in arrived for key in keys):
+        await asyncio.sleep(0.01)
+
+
+async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[float], int]:
+    from websockets.asyncio.client import connect
+
+    origin = f"http://127.0.0.1:{port}"
+    arrived: dict[str, float] = {}
+    sockets = []
+    readers = []
+    for thread in threads:
+        for role in ("patient", "doctor"):
+            connection = await connect(
+                f"ws://127.0.0.1:{port}/ws/messages/{thread['id']}/",
+                origin=origin,  # type: ignore[arg-type]
+                additional_headers={"Cookie": f"sessionid={thread[role + '_cookie']}"},
+                compression=None,
+                max_queue=None,
+                open_timeout=20,
+            )
+            hello = json.loads(await asyncio.wait_for(connection.recv(), 20))
+            if hello.get("type") != "hello":
+                raise RuntimeError(f"socket refused: {hello}")
+            sockets.append(connection)
+            readers.append(asyncio.create_task(_reader(connection, arrived, role == "doctor")))
+    try:
+        sent: dict[str, float] = {}
+        total = WARMUP + MESSAGES
+        counter = iter(range(total))
+        deadline = time.monotonic() + PHASE_TIMEOUT
+
+        async def sender() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                for n in counter:
+                    if time.monotonic() > deadline:
+                        return
+                    body = f"bench message {n}"
+                    sent[body] = time.perf_counter()
+                    await _post(conn, threads[n % len(threads)], body)
+            finally:
+                conn.close()
+
+        await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
+        await _wait_for(arrived, list(sent), time.monotonic() + 10)
+        latencies = [
+            (arrived[body] - started) * 1000
+            for body, started in sent.items()
+            if body in arrived and int(body.rsplit(" ", 1)[1]) >= WARMUP
+        ]
+        lost = sum(1 for body in sent if body not in arrived)
+        return latencies, lost
+    finally:
+        for task in readers:
+            task.cancel()
+        for connection in sockets:
+            await connection.close()
+
+
+async def measure_echo(port: int, count: int) -> list[float]:
+    from websockets.asyncio.client import connect
+
+    arrived: dict[str, float] = {}
+    sockets = [
+        await connect(
+            f"ws://127.0.0.1:{port}/", compression=None, max_queue=None, open_timeout=20
+        )
+        for _ in range(CLIENTS)
+    ]
+
+    async def reader(connection: Any) -> None:
+        async for raw in connection:
+            arrived[str(raw)] = time.perf_counter()
+
+    readers = [asyncio.create_task(reader(connection)) for connection in sockets]
+    try:
+        sent: dict[str, float] = {}
+        counter = iter(range(WARMUP + count))
+        deadline = time.monotonic() + PHASE_TIMEOUT
+
+        async def sender() -> None:
+            for n in counter:
+                if time.monotonic() > deadline:
+                    return
+                body = json.dumps({"body": f"echo message {n}"})
+                sent[body] = time.perf_counter()
+                await sockets[n % len(sockets)].send(body)
+                await _wait_for(arrived, [body], time.monotonic() + 10)
+
+        await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
+        return [
+            (arrived[body] - started) * 1000
+            for body, started in sent.items()
+            if body in arrived and int(json.loads(body)["body"].rsplit(" ", 1)[1]) >= WARMUP
+        ]
+    finally:
+        for task in readers:
+            task.cancel()
+        for connection in sockets:
+            await connection.close()
+
+
+def run() -> list[str]:
+    started = time.monotonic()
+    with throwaway_environment() as env:
+        _run(env, "manage.py", "migrate", "--noinput", "--verbosity", "0")
+        threads = json.loads(_run(env, "-m", "bench.chat_deliver", "--seed"))["threads"]
+        with uvicorn_server(env) as port:
+            latencies, lost = asyncio.run(measure_chat(port, threads))
+        with echo_server(env) as echo_port:
+            echo = asyncio.run(measure_echo(echo_port, len(latencies)))
+    extra = {
+        "clients": CLIENTS,
+        "messages": len(latencies),
+        "lost": lost,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    return [
+        bench_line(
+            "chat.deliver.p50",
+            round(statistics.median(latencies), 2),
+            "ms",
+            round(statistics.median(echo), 3),
+            **extra,
+        ),
+        bench_line(
+            "chat.deliver.p99",
+            round(percentile(latencies, 0.99), 2),
+            "ms",
+            round(percentile(echo, 0.99), 3),
+            **extra,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--seed"]:
+        import django
+
+        django.setup()
+        print(json.dumps(seed()))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--echo-fd":
+        asyncio.run(_echo_main(int(sys.argv[2])))
+    else:
+        for line in run():
+            print(line)
