@@ -21,7 +21,7 @@ from bench._format import bench_line
 from bench.queue_claim import _django, throwaway_database, uvicorn_server
 
 CLIENTS = 4
-PHASE_SECONDS = float(os.environ.get("BENCH_CASE_SECONDS", "20"))
+PHASE_SECONDS = float(os.environ.get("BENCH_CASE_SECONDS", "15"))
 MAX_CASES = 400
 PHOTO_BYTES = 2 * 1024 * 1024
 

@@ -18,6 +18,7 @@ import asyncio
 import http.client
 import json
 import os
+import queue
 import secrets
 import shutil
 import socket
@@ -26,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,8 @@ THREADS = 100  # x 2 participants = 200 connected sockets
 CLIENTS = THREADS * 2
 MESSAGES = int(os.environ.get("BENCH_CHAT_MESSAGES", "400"))
 WARMUP = 20
-IN_FLIGHT = 8
+RATE = float(os.environ.get("BENCH_CHAT_RATE", "25"))  # messages per second, open loop
+MAX_OPEN = 16  # requests in flight at most
 PHASE_TIMEOUT = 40.0
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -292,29 +295,30 @@ async def _reader(connection: Any, arrived: dict[str, float], timed: bool) -> No
             arrived[frame["message"]["body"]] = time.perf_counter()
 
 
-async def _post(conn: http.client.HTTPConnection, thread: dict[str, Any], body: str) -> None:
-    def call() -> None:
-        payload = json.dumps({"body": body})
-        conn.request(
-            "POST",
-            f"/api/v1/messages/threads/{thread['id']}/messages",
-            body=payload,
-            headers={
-                "Authorization": f"Bearer {thread['token']}",
-                "Content-Type": "application/json",
-            },
-        )
-        response = conn.getresponse()
-        data = response.read()
-        if response.status != 201:
-            raise RuntimeError(f"send answered {response.status}: {data[:300]!r}")
-
-    await asyncio.to_thread(call)
-
-
 async def _wait_for(arrived: dict[str, float], keys: list[str], deadline: float) -> None:
     while time.monotonic() < deadline and any(key not in arrived for key in keys):
         await asyncio.sleep(0.01)
+
+
+async def open_loop(total: int, send: Callable[[int], Awaitable[None]]) -> None:
+    """Start message n at start + n / RATE (not waiting for earlier ones), at most MAX_OPEN
+    at once; stops starting new ones after PHASE_TIMEOUT."""
+    gate = asyncio.Semaphore(MAX_OPEN)
+    began = time.monotonic()
+    tasks = []
+
+    async def one(n: int) -> None:
+        async with gate:
+            await send(n)
+
+    for n in range(total):
+        delay = began + n / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if time.monotonic() - began > PHASE_TIMEOUT:
+            break
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
 
 
 async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[float], int]:
@@ -339,25 +343,41 @@ async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[f
                 raise RuntimeError(f"socket refused: {hello}")
             sockets.append(connection)
             readers.append(asyncio.create_task(_reader(connection, arrived, role == "doctor")))
+    pool: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(MAX_OPEN)]
+    for conn in connections:
+        pool.put(conn)
+    executor = ThreadPoolExecutor(max_workers=MAX_OPEN)
+    sent: dict[str, float] = {}
+
+    def post(thread: dict[str, Any], body: str) -> None:
+        conn = pool.get()
+        try:
+            conn.request(
+                "POST",
+                f"/api/v1/messages/threads/{thread['id']}/messages",
+                body=json.dumps({"body": body}),
+                headers={
+                    "Authorization": f"Bearer {thread['token']}",
+                    "Content-Type": "application/json",
+                },
+            )
+            response = conn.getresponse()
+            data = response.read()
+            if response.status != 201:
+                raise RuntimeError(f"send answered {response.status}: {data[:300]!r}")
+        finally:
+            pool.put(conn)
+
+    async def send(n: int) -> None:
+        body = f"bench message {n}"
+        sent[body] = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(
+            executor, post, threads[n % len(threads)], body
+        )
+
     try:
-        sent: dict[str, float] = {}
-        total = WARMUP + MESSAGES
-        counter = iter(range(total))
-        deadline = time.monotonic() + PHASE_TIMEOUT
-
-        async def sender() -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                for n in counter:
-                    if time.monotonic() > deadline:
-                        return
-                    body = f"bench message {n}"
-                    sent[body] = time.perf_counter()
-                    await _post(conn, threads[n % len(threads)], body)
-            finally:
-                conn.close()
-
-        await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
+        await open_loop(WARMUP + MESSAGES, send)
         await _wait_for(arrived, list(sent), time.monotonic() + 10)
         latencies = [
             (arrived[body] - started) * 1000
@@ -367,6 +387,9 @@ async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[f
         lost = sum(1 for body in sent if body not in arrived)
         return latencies, lost
     finally:
+        executor.shutdown(wait=True)
+        for conn in connections:
+            conn.close()
         for task in readers:
             task.cancel()
         for connection in sockets:
@@ -389,21 +412,16 @@ async def measure_echo(port: int, count: int) -> list[float]:
             arrived[str(raw)] = time.perf_counter()
 
     readers = [asyncio.create_task(reader(connection)) for connection in sockets]
+    sent: dict[str, float] = {}
+
+    async def send(n: int) -> None:
+        body = json.dumps({"body": f"echo message {n}"})
+        sent[body] = time.perf_counter()
+        await sockets[n % len(sockets)].send(body)
+
     try:
-        sent: dict[str, float] = {}
-        counter = iter(range(WARMUP + count))
-        deadline = time.monotonic() + PHASE_TIMEOUT
-
-        async def sender() -> None:
-            for n in counter:
-                if time.monotonic() > deadline:
-                    return
-                body = json.dumps({"body": f"echo message {n}"})
-                sent[body] = time.perf_counter()
-                await sockets[n % len(sockets)].send(body)
-                await _wait_for(arrived, [body], time.monotonic() + 10)
-
-        await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
+        await open_loop(WARMUP + count, send)
+        await _wait_for(arrived, list(sent), time.monotonic() + 10)
         return [
             (arrived[body] - started) * 1000
             for body, started in sent.items()
@@ -427,6 +445,7 @@ def run() -> list[str]:
             echo = asyncio.run(measure_echo(echo_port, len(latencies)))
     extra = {
         "clients": CLIENTS,
+        "rate": f"{RATE:g}/s",
         "messages": len(latencies),
         "lost": lost,
         "seconds": round(time.monotonic() - started, 1),

@@ -41,6 +41,7 @@ BATCHES_PER_CLIENT = int(os.environ.get("BENCH_RPM_BATCHES", "60"))
 BATCH_SECONDS = 20.0
 SINGLE_SECONDS = 8.0
 TOTAL_BUDGET = 90.0
+CONN_MAX_AGE = os.environ.get("BENCH_RPM_CONN_MAX_AGE", "0")
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 COLUMNS = (
@@ -57,8 +58,11 @@ COLUMNS = (
     "status",
     "error_reason",
 )
-MEASURES = (("bp_systolic", 118, "mm[Hg]"), ("bp_diastolic", 76, "mm[Hg]"), ("heart_rate", 66,
-                                                                            "/min"))
+MEASURES = (
+    ("bp_systolic", 118, "mm[Hg]"),
+    ("bp_diastolic", 76, "mm[Hg]"),
+    ("heart_rate", 66, "/min"),
+)
 
 
 # --- The throwaway database ----------------------------------------------------------------
@@ -132,11 +136,12 @@ def seed(clients: int) -> dict[str, Any]:
     devices = []
     for n in range(clients):
         patient = User.objects.create_user(
-            f"bench.rpm.patient{n}@example.com", None, role=Role.PATIENT,
+            f"bench.rpm.patient{n}@example.com",
+            None,
+            role=Role.PATIENT,
             time_zone="America/Chicago",
         )
-        PatientProfile.objects.create(user=patient, date_of_birth=dt.date(1960, 1, 1),
-                                      state="TX")
+        PatientProfile.objects.create(user=patient, date_of_birth=dt.date(1960, 1, 1), state="TX")
         do_add_care_relationship(doctor, patient.pk)
         _accept_care_consent(patient)
         do_enroll(doctor, patient.pk, "hypertension", verbal_consent=True)
@@ -184,23 +189,53 @@ def ndjson(rows: list[tuple[Any, ...]]) -> bytes:
 # --- The server ------------------------------------------------------------------------------
 
 
+def make_asgi_app() -> Any:
+    """(In each uvicorn worker.) The project's ASGI application, with persistent database
+    connections off (CONN_MAX_AGE=0, as Django advises under ASGI): with the project's
+    CONN_MAX_AGE=60, every request runs in its own thread and keeps its own connection, and
+    PostgreSQL runs out of connections ("too many clients") within seconds of load."""
+    import carepath.settings as project
+
+    project.DATABASES["default"]["CONN_MAX_AGE"] = int(CONN_MAX_AGE)
+    from carepath.asgi import application
+
+    return application
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(256)
-    port = sock.getsockname()[1]
+    """uvicorn on 127.0.0.1 with --host/--port, not --fd: uvicorn takes an inherited fd for
+    a Unix socket, so asyncio would not set TCP_NODELAY on its connections and every
+    response would wait ~40 ms for a delayed ACK (Nagle)."""
+    port = _free_port()
     workers = os.environ.get("BENCH_WEB_WORKERS", str(min(4, os.cpu_count() or 1)))
     process = subprocess.Popen(
         [
-            PYTHON, "-m", "uvicorn", "carepath.asgi:application", "--fd", str(sock.fileno()),
-            "--workers", workers, "--no-access-log", "--lifespan", "off",
-            "--log-level", "warning",
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.rpm_ingest:make_asgi_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            workers,
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env=env,
-        pass_fds=(sock.fileno(),),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -214,7 +249,8 @@ def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-        sock.close()
+        if os.environ.get("BENCH_DEBUG") and process.stderr is not None:
+            print(process.stderr.read().decode()[-6000:], file=sys.stderr)
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -246,11 +282,12 @@ def run_threads(workers: list[Callable[[], int]], budget: float) -> tuple[int, f
         start.wait()
         try:
             results[index] = work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=wrap, args=(n, w), daemon=True)
-               for n, w in enumerate(workers)]
+    threads = [
+        threading.Thread(target=wrap, args=(n, w), daemon=True) for n, w in enumerate(workers)
+    ]
     for thread in threads:
         thread.start()
     start.wait()
@@ -264,7 +301,12 @@ def run_threads(workers: list[Callable[[], int]], budget: float) -> tuple[int, f
 
 
 def api_poster(
-    port: int, token: str, path: str, content_type: str, bodies: list[bytes], deadline: float,
+    port: int,
+    token: str,
+    path: str,
+    content_type: str,
+    bodies: list[bytes],
+    deadline: float,
     per_body: int,
 ) -> Callable[[], int]:
     def work() -> int:
@@ -294,13 +336,30 @@ def api_poster(
 # --- The raw limits ----------------------------------------------------------------------------
 
 
-def _copy_rows(devices: list[dict[str, Any]], rows_per_device: list[list[tuple[Any, ...]]],
-               received: dt.datetime) -> list[tuple[Any, ...]]:
+def _copy_rows(
+    devices: list[dict[str, Any]],
+    rows_per_device: list[list[tuple[Any, ...]]],
+    received: dt.datetime,
+) -> list[tuple[Any, ...]]:
     out = []
     for device, rows in zip(devices, rows_per_device, strict=True):
         for measure, value, unit, at in rows:
-            out.append((device["patient_id"], device["device_id"], measure, value, unit, None,
-                        "", at, received, "ndjson", "valid", ""))
+            out.append(
+                (
+                    device["patient_id"],
+                    device["device_id"],
+                    measure,
+                    value,
+                    unit,
+                    None,
+                    "",
+                    at,
+                    received,
+                    "ndjson",
+                    "valid",
+                    "",
+                )
+            )
     return out
 
 
@@ -314,12 +373,10 @@ def raw_batch_limit(env: dict[str, str], rows: list[tuple[Any, ...]]) -> tuple[f
             conn.execute("DROP TABLE IF EXISTS bench_rpm_copy")
             conn.execute("CREATE TABLE bench_rpm_copy (LIKE rpm_reading INCLUDING ALL)")
             began = time.perf_counter()
-            with conn.transaction(), conn.cursor() as cursor:
-                with cursor.copy(  # type: ignore[arg-type]
-                    f"COPY bench_rpm_copy ({columns}) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row(row)
+            statement = f"COPY bench_rpm_copy ({columns}) FROM STDIN"
+            with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[arg-type]
+                for row in rows:
+                    copy.write_row(row)
             elapsed = time.perf_counter() - began
             conn.execute("DROP TABLE bench_rpm_copy")
         return len(rows) / elapsed, "pg-copy"
@@ -333,9 +390,7 @@ def raw_batch_limit(env: dict[str, str], rows: list[tuple[Any, ...]]) -> tuple[f
         adapted = [(*r[:7], _sqlite_time(r[7]), _sqlite_time(r[8]), *r[9:]) for r in rows]
         began = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            f"INSERT INTO bench_rpm_copy ({columns}) VALUES ({placeholders})", adapted
-        )
+        conn.executemany(f"INSERT INTO bench_rpm_copy ({columns}) VALUES ({placeholders})", adapted)
         conn.execute("COMMIT")
         elapsed = time.perf_counter() - began
         conn.execute("DROP TABLE bench_rpm_copy")
@@ -379,8 +434,20 @@ def raw_single_limit(
             n = 0
             while time.monotonic() < deadline:
                 at = start - dt.timedelta(days=200, seconds=n * 3 + index)
-                yield (device["patient_id"], device["device_id"], "heart_rate", 70.0, "/min",
-                       None, "", at, received, "single", "valid", "")
+                yield (
+                    device["patient_id"],
+                    device["device_id"],
+                    "heart_rate",
+                    70.0,
+                    "/min",
+                    None,
+                    "",
+                    at,
+                    received,
+                    "single",
+                    "valid",
+                    "",
+                )
                 n += 1
 
         def work_pg() -> int:
@@ -397,15 +464,15 @@ def raw_single_limit(
         def work_sqlite() -> int:
             count = 0
             path = Path(env["CAREPATH_VAR_DIR"]) / "carepath.sqlite3"
-            conn = sqlite3.connect(path, timeout=20, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(path, timeout=20, isolation_level=None, check_same_thread=False)
             try:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 sql = f"INSERT INTO rpm_reading ({columns}) VALUES ({', '.join(['?'] * 12)})"
                 for row in rows():
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute(sql, (*row[:7], _sqlite_time(row[7]), _sqlite_time(row[8]),
-                                       *row[9:]))
+                    conn.execute(
+                        sql, (*row[:7], _sqlite_time(row[7]), _sqlite_time(row[8]), *row[9:])
+                    )
                     conn.execute("COMMIT")
                     count += 1
             finally:
@@ -438,8 +505,14 @@ def run() -> list[str]:
         ]
         singles = [
             [
-                json.dumps({"measure": m, "value": v, "unit": u,
-                            "effective_at": (at - dt.timedelta(days=100)).isoformat()}).encode()
+                json.dumps(
+                    {
+                        "measure": m,
+                        "value": v,
+                        "unit": u,
+                        "effective_at": (at - dt.timedelta(days=100)).isoformat(),
+                    }
+                ).encode()
                 for m, v, u, at in rows[:2000]
             ]
             for rows in rows_per_device
@@ -448,12 +521,27 @@ def run() -> list[str]:
             # Warm every worker (imports, connections) before measuring.
             warm_deadline = time.monotonic() + 10
             warm = [
-                api_poster(port, d["token"], "/api/v1/rpm/readings", "application/json",
-                           [json.dumps({"measure": "heart_rate", "value": 60, "unit": "/min",
-                                        "effective_at": (now - dt.timedelta(days=300,
-                                                                            seconds=k))
-                                        .isoformat()}).encode() for k in range(5)],
-                           warm_deadline, 1)
+                api_poster(
+                    port,
+                    d["token"],
+                    "/api/v1/rpm/readings",
+                    "application/json",
+                    [
+                        json.dumps(
+                            {
+                                "measure": "heart_rate",
+                                "value": 60,
+                                "unit": "/min",
+                                "effective_at": (
+                                    now - dt.timedelta(days=300, seconds=k)
+                                ).isoformat(),
+                            }
+                        ).encode()
+                        for k in range(5)
+                    ],
+                    warm_deadline,
+                    1,
+                )
                 for d in devices
             ]
             run_threads(warm, 10)
@@ -461,8 +549,15 @@ def run() -> list[str]:
             deadline = time.monotonic() + max(5.0, batch_budget)
             stored, elapsed = run_threads(
                 [
-                    api_poster(port, d["token"], "/api/v1/rpm/readings/batch",
-                               "application/x-ndjson", bodies[n], deadline, BATCH)
+                    api_poster(
+                        port,
+                        d["token"],
+                        "/api/v1/rpm/readings/batch",
+                        "application/x-ndjson",
+                        bodies[n],
+                        deadline,
+                        BATCH,
+                    )
                     for n, d in enumerate(devices)
                 ],
                 BATCH_SECONDS,
@@ -471,8 +566,15 @@ def run() -> list[str]:
             deadline = time.monotonic() + SINGLE_SECONDS
             single_stored, single_elapsed = run_threads(
                 [
-                    api_poster(port, d["token"], "/api/v1/rpm/readings", "application/json",
-                               singles[n], deadline, 1)
+                    api_poster(
+                        port,
+                        d["token"],
+                        "/api/v1/rpm/readings",
+                        "application/json",
+                        singles[n],
+                        deadline,
+                        1,
+                    )
                     for n, d in enumerate(devices)
                 ],
                 SINGLE_SECONDS,
@@ -494,6 +596,7 @@ def run() -> list[str]:
             readings=stored,
             limit_kind=limit_kind,
             backend=backend,
+            conn_max_age=CONN_MAX_AGE,
         ),
         bench_line(
             "rpm.ingest.single",
@@ -504,6 +607,7 @@ def run() -> list[str]:
             readings=f"{single_stored}/{single_limit_rows}",
             limit_kind="single-row-commits",
             backend=backend,
+            conn_max_age=CONN_MAX_AGE,
         ),
     ]
 

@@ -228,17 +228,27 @@ def _candidate(n: int) -> dict[str, Any]:
 
 
 class Run:
+    """Two barriers: every client connected (and joined its room), then every client got its
+    peer's warm-up message; only then does the measured phase start, so the joins' database
+    work is over and the measurement is the steady-state relay."""
+
     def __init__(self, clients: int) -> None:
         self.latencies: list[float] = []
-        self.ready = 0
         self.clients = clients
+        self.ready = 0
+        self.warm = 0
         self.all_ready = asyncio.Event()
-        self.errors: list[str] = []
+        self.all_warm = asyncio.Event()
 
     def mark_ready(self) -> None:
         self.ready += 1
         if self.ready == self.clients:
             self.all_ready.set()
+
+    def mark_warm(self) -> None:
+        self.warm += 1
+        if self.warm == self.clients:
+            self.all_warm.set()
 
 
 async def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
@@ -250,12 +260,28 @@ async def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
             raise RuntimeError(f"signaling error: {message}")
 
 
+WARM_UP_TS = -1.0
+
+
 async def _pace(run: Run, ws: Any, make: Any) -> None:
     await run.all_ready.wait()
+    warm_up = make(0)
+    warm_up["ts"] = WARM_UP_TS
+    await ws.send(json.dumps(warm_up))
+    await run.all_warm.wait()
     await asyncio.sleep(random.random() * INTERVAL)
     for n in range(MESSAGES):
         await ws.send(json.dumps(make(n)))
         await asyncio.sleep(INTERVAL)
+
+
+def _record(run: Run, message: dict[str, Any]) -> bool:
+    """True for a measured message; the warm-up only counts towards the second barrier."""
+    if message["ts"] == WARM_UP_TS:
+        run.mark_warm()
+        return False
+    run.latencies.append(_now_ms() - message["ts"])
+    return True
 
 
 async def signal_client(
@@ -286,8 +312,7 @@ async def signal_client(
     try:
         while received < MESSAGES:
             message = json.loads(await ws.recv())
-            if message.get("type") == "ice" and "ts" in message:
-                run.latencies.append(_now_ms() - message["ts"])
+            if message.get("type") == "ice" and "ts" in message and _record(run, message):
                 received += 1
         await sender
     finally:
@@ -308,9 +333,10 @@ async def echo_client(run: Run, gate: asyncio.Semaphore, port: int, n_client: in
 
     sender = asyncio.create_task(_pace(run, ws, make))
     try:
-        for _ in range(MESSAGES):
-            message = json.loads(await ws.recv())
-            run.latencies.append(_now_ms() - message["ts"])
+        received = 0
+        while received < MESSAGES:
+            if _record(run, json.loads(await ws.recv())):
+                received += 1
         await sender
     finally:
         await ws.close()

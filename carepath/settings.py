@@ -127,8 +127,9 @@ TEMPLATES = [
 _TEST_SUFFIX = f"{os.getpid()}_{secrets.token_hex(3)}"
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES: dict[str, Any] = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI every request runs its sync code in a fresh thread, so persistent
+    # per-thread connections would pile up until PostgreSQL refuses more: close each one.
+    DATABASES: dict[str, Any] = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     DATABASES["default"]["TEST"] = {"NAME": f"test_carepath_{_TEST_SUFFIX}"}
 else:
     DATABASES = {

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,7 +37,12 @@ from carepath.audit.models import Outcome
 from carepath.messaging.actions import do_mark_read
 from carepath.messaging.events import message_payload, thread_group
 from carepath.messaging.models import Thread
-from carepath.messaging.presence import PRESENCE_REFRESH_SECONDS, mark_absent, mark_present
+from carepath.messaging.presence import (
+    PRESENCE_REFRESH_SECONDS,
+    mark_absent,
+    mark_present,
+    refresh_presence,
+)
 from carepath.messaging.selectors import (
     access_thread,
     corrected_messages,
@@ -95,10 +101,21 @@ def authorize_socket(scope: dict[str, Any], thread_id: int) -> int | None:
     return int(user.pk)
 
 
-def still_allowed(user_id: int, thread_id: int) -> bool:
+def joined_state(user_id: int, thread_id: int, channel_name: str) -> int:
+    """After joining the group: mark the user present and read the thread's last seq."""
+    refresh_presence(thread_id, user_id, channel_name)
+    return thread_last_seq(thread_id)
+
+
+def sweep_state(user_id: int, thread_id: int, channel_name: str) -> int | None:
+    """One trip to the sync thread per sweep: None when the user may no longer see the
+    thread; else refresh presence and answer the thread's last seq."""
     user = User.objects.filter(pk=user_id).first()
     thread = Thread.objects.filter(pk=thread_id).first()
-    return user is not None and thread is not None and may_see_thread(user, thread)
+    if user is None or thread is None or not may_see_thread(user, thread):
+        return None
+    refresh_presence(thread_id, user_id, channel_name)
+    return int(thread.last_seq)
 
 
 def payloads_after(thread_id: int, after: int, limit: int) -> list[Payload]:
@@ -155,10 +172,11 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.joined = True
         await self.accept()
-        await mark_present(self.thread_id, user_id, self.channel_name)
         self.keeper = asyncio.create_task(self._keep_alive())
         async with self.lock:
-            last = await database_sync_to_async(thread_last_seq)(self.thread_id)
+            last = await database_sync_to_async(joined_state)(
+                user_id, self.thread_id, self.channel_name
+            )
             await self.send_json({"type": "hello", "thread_id": self.thread_id, "last_seq": last})
             if raw_after is not None and after is None:
                 await self._error("invalid_after", "after must be a whole number.")
@@ -273,24 +291,26 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     # --- Presence and the safety sweep ---------------------------------------------------------
 
     async def _keep_alive(self) -> None:
+        # Spread the sweeps of sockets that connected together over the refresh period.
+        await asyncio.sleep(PRESENCE_REFRESH_SECONDS * (0.5 + random.random() / 2))
         while True:
-            await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
             try:
                 await self._sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("message socket sweep failed")
+            await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
 
     async def _sweep(self) -> None:
         if self.user_id is None:
             return
-        allowed = await database_sync_to_async(still_allowed)(self.user_id, self.thread_id)
-        if not allowed:
+        last = await database_sync_to_async(sweep_state)(
+            self.user_id, self.thread_id, self.channel_name
+        )
+        if last is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await mark_present(self.thread_id, self.user_id, self.channel_name)
-        async with self.lock:
-            last = await database_sync_to_async(thread_last_seq)(self.thread_id)
-            if last > self.sent_seq:
+        if last > self.sent_seq:
+            async with self.lock:
                 await self._fill(last)

@@ -18,6 +18,10 @@ async def mark_present(thread_id: int, user_id: int, channel_name: str) -> None:
     await cache.aset(presence_key(thread_id, user_id), channel_name, PRESENCE_TTL_SECONDS)
 
 
+def refresh_presence(thread_id: int, user_id: int, channel_name: str) -> None:
+    cache.set(presence_key(thread_id, user_id), channel_name, PRESENCE_TTL_SECONDS)
+
+
 async def mark_absent(thread_id: int, user_id: int, channel_name: str) -> None:
     key = presence_key(thread_id, user_id)
     if await cache.aget(key) == channel_name:

@@ -154,9 +154,7 @@ def do_enroll(
                 status=409,
             )
         now = clock.now()
-        episode = do_open_episode(
-            patient, title=f"Remote monitoring: {program.name}", by=clinician
-        )
+        episode = do_open_episode(patient, title=f"Remote monitoring: {program.name}", by=clinician)
         encounter = do_start_encounter(
             episode,
             EncounterMode.MONITORING,
@@ -215,8 +213,8 @@ def do_accept_rpm_consent(patient: User, enrollment: Enrollment, *, version: str
             status=409,
         )
     with transaction.atomic():
-        locked = Enrollment.objects.select_for_update().select_related("encounter").get(
-            pk=enrollment.pk
+        locked = (
+            Enrollment.objects.select_for_update().select_related("encounter").get(pk=enrollment.pk)
         )
         if locked.ended_at is not None:
             raise ActionRefused("ended", "This monitoring has ended.", status=409)
@@ -301,14 +299,16 @@ def do_end_enrollment(clinician: User, enrollment: Enrollment, reason: str) -> E
         if locked.encounter_id is not None:
             encounter = locked.encounter
             assert encounter is not None
-            status = (
-                EncounterStatus.FINISHED if locked.started_at else EncounterStatus.CANCELLED
-            )
+            status = EncounterStatus.FINISHED if locked.started_at else EncounterStatus.CANCELLED
             do_end_encounter(encounter, by=clinician, status=status)
         if locked.episode is not None:
             do_close_episode(locked.episode, by=clinician)
         _audit(
-            "rpm.enrollment.end", clinician, "rpm_enrollment", locked.pk, locked.patient_id,
+            "rpm.enrollment.end",
+            clinician,
+            "rpm_enrollment",
+            locked.pk,
+            locked.patient_id,
             reason=reason,
         )
     return locked
@@ -344,7 +344,8 @@ def do_register_device(
         )
     if not Enrollment.objects.filter(patient=patient, ended_at__isnull=True).exists():
         raise ActionRefused(
-            "not_enrolled", "Enroll the patient in a program before adding a device.",
+            "not_enrolled",
+            "Enroll the patient in a program before adding a device.",
             status=409,
         )
     raw, prefix, secret_hash = new_device_token()
@@ -361,7 +362,11 @@ def do_register_device(
                 registered_at=clock.now(),
             )
             _audit(
-                "rpm.device.register", staff, "rpm_device", device.pk, patient.pk,
+                "rpm.device.register",
+                staff,
+                "rpm_device",
+                device.pk,
+                patient.pk,
                 device_type=device_type,
             )
     except IntegrityError as error:
@@ -421,7 +426,9 @@ def _resolve_devices(
     (or a device that is not theirs) become errors. Returns (pairs, foreign count)."""
     others: dict[str, int] = {}
     other_ids: set[int] = set()
-    named = {r.device_serial for r in readings if r.device_serial and r.device_serial != device.serial}
+    named = {
+        r.device_serial for r in readings if r.device_serial and r.device_serial != device.serial
+    }
     named_ids = {r.device_ref_id for r in readings if r.device_ref_id not in (None, device.pk)}
     if named or named_ids:
         rows = Device.objects.filter(
@@ -446,8 +453,11 @@ def _resolve_devices(
             if found is None:
                 where = "resource.device" if reading.field_prefix else "device"
                 errors.append(
-                    ItemError(reading.index, where, "No active device with that serial is "
-                              "registered to this patient.")
+                    ItemError(
+                        reading.index,
+                        where,
+                        "No active device with that serial is registered to this patient.",
+                    )
                 )
                 foreign += 1
                 continue
@@ -455,8 +465,11 @@ def _resolve_devices(
         elif reading.device_ref_id is not None and reading.device_ref_id != device.pk:
             if reading.device_ref_id not in other_ids:
                 errors.append(
-                    ItemError(reading.index, "resource.device.reference",
-                              "No active device with that id is registered to this patient.")
+                    ItemError(
+                        reading.index,
+                        "resource.device.reference",
+                        "No active device with that id is registered to this patient.",
+                    )
                 )
                 foreign += 1
                 continue
@@ -524,8 +537,9 @@ def _judge(
                     effective_at__lte=last,
                 ).values_list("effective_at", "value")
             )
-            judged = gain_crossings([(r.effective_at, r.value) for r in weights], history,
-                                    weight_bands)
+            judged = gain_crossings(
+                [(r.effective_at, r.value) for r in weights], history, weight_bands
+            )
             gains = {id(r): gain for r, gain in zip(weights, judged, strict=True)}
     found: dict[str, _Found] = {}
     for reading, device_id in fresh:
@@ -616,8 +630,14 @@ def do_ingest_readings(
     enrollments = active_enrollments(device.patient_id)
     if not enrollments:
         _audit(
-            "rpm.readings.ingest", None, "rpm_device", device.pk, device.patient_id,
-            outcome=Outcome.DENIED, reason="not_enrolled", received=received,
+            "rpm.readings.ingest",
+            None,
+            "rpm_device",
+            device.pk,
+            device.patient_id,
+            outcome=Outcome.DENIED,
+            reason="not_enrolled",
+            received=received,
         )
         raise ActionRefused(
             "not_enrolled",
@@ -670,8 +690,14 @@ def do_ingest_readings(
         )
     if foreign:
         _audit(
-            "rpm.readings.ingest", None, "rpm_device", device.pk, device.patient_id,
-            outcome=Outcome.DENIED, reason="other_patient_or_device", refused=foreign,
+            "rpm.readings.ingest",
+            None,
+            "rpm_device",
+            device.pk,
+            device.patient_id,
+            outcome=Outcome.DENIED,
+            reason="other_patient_or_device",
+            refused=foreign,
         )
     return result
 
@@ -679,8 +705,9 @@ def do_ingest_readings(
 def _reading_ids(patient_id: int, found: dict[str, _Found]) -> dict[str, int]:
     condition = Q()
     for measure, item in found.items():
-        condition |= Q(device_id=item.device_id, measure=measure,
-                       effective_at=item.reading.effective_at)
+        condition |= Q(
+            device_id=item.device_id, measure=measure, effective_at=item.reading.effective_at
+        )
     rows = Reading.objects.filter(condition, patient_id=patient_id).values_list(
         "pk", "measure", "device_id", "effective_at"
     )
@@ -692,7 +719,9 @@ def _reading_ids(patient_id: int, found: dict[str, _Found]) -> dict[str, int]:
     return ids
 
 
-def _raise_alerts(patient_id: int, found: dict[str, _Found], now: dt.datetime) -> list[AlertOutcome]:
+def _raise_alerts(
+    patient_id: int, found: dict[str, _Found], now: dt.datetime
+) -> list[AlertOutcome]:
     """Open an alert (and its work item, and the patient's notice) per measure, or add the
     readings to the alert already open for that measure; a critical reading escalates an open
     warning."""
@@ -738,14 +767,17 @@ def _raise_alerts(patient_id: int, found: dict[str, _Found], now: dt.datetime) -
                 _enqueue_alert(patient, alert, now)
                 _tell_patient(patient, alert)
                 _audit(
-                    "rpm.alert.open", None, "rpm_alert", alert.pk, patient_id,
-                    measure=measure, severity=alert.severity,
+                    "rpm.alert.open",
+                    None,
+                    "rpm_alert",
+                    alert.pk,
+                    patient_id,
+                    measure=measure,
+                    severity=alert.severity,
                 )
                 outcomes.append(AlertOutcome(alert.pk, measure, alert.severity, True, False))
                 continue
-        escalated = (
-            SEVERITY_RANK[item.crossing.severity] > SEVERITY_RANK[alert.severity]
-        )
+        escalated = SEVERITY_RANK[item.crossing.severity] > SEVERITY_RANK[alert.severity]
         updates: dict[str, Any] = {
             "reading_count": F("reading_count") + item.count,
             "updated_at": now,
@@ -764,7 +796,11 @@ def _raise_alerts(patient_id: int, found: dict[str, _Found], now: dt.datetime) -
             _escalate_work_item(patient, alert, now)
             _tell_patient(patient, alert)
             _audit(
-                "rpm.alert.escalate", None, "rpm_alert", alert.pk, patient_id,
+                "rpm.alert.escalate",
+                None,
+                "rpm_alert",
+                alert.pk,
+                patient_id,
                 severity=alert.severity,
             )
         outcomes.append(AlertOutcome(alert.pk, measure, item.crossing.severity, False, escalated))
@@ -880,8 +916,12 @@ def do_mark_reading_in_error(clinician: User, reading: Reading, reason: str) -> 
         )
         if changed:
             _audit(
-                "rpm.reading.entered_in_error", clinician, "rpm_reading", reading.pk,
-                reading.patient_id, reason=reason[:200],
+                "rpm.reading.entered_in_error",
+                clinician,
+                "rpm_reading",
+                reading.pk,
+                reading.patient_id,
+                reason=reason[:200],
             )
         reading.refresh_from_db()
     return reading
@@ -939,8 +979,13 @@ def do_record_time(
             created_at=clock.now(),
         )
         _audit(
-            "rpm.time.record", clinician, "rpm_time_entry", entry.pk, patient.pk,
-            kind=kind, minutes=minutes,
+            "rpm.time.record",
+            clinician,
+            "rpm_time_entry",
+            entry.pk,
+            patient.pk,
+            kind=kind,
+            minutes=minutes,
         )
     return entry
 
@@ -987,8 +1032,13 @@ def do_stop_timer(clinician: User, *, note: str = "") -> TimeEntry:
             entry.note = _note(f"{entry.note} {note}")
         entry.save(update_fields=["ended_at", "minutes", "note"])
         _audit(
-            "rpm.time.stop", clinician, "rpm_time_entry", entry.pk, entry.patient_id,
-            minutes=entry.minutes, capped=elapsed > MAX_TIMER_MINUTES,
+            "rpm.time.stop",
+            clinician,
+            "rpm_time_entry",
+            entry.pk,
+            entry.patient_id,
+            minutes=entry.minutes,
+            capped=elapsed > MAX_TIMER_MINUTES,
         )
     return entry
 
@@ -1005,9 +1055,12 @@ def do_mark_time_in_error(clinician: User, entry: TimeEntry, reason: str) -> Tim
         ).update(status=ReadingStatus.ENTERED_IN_ERROR, error_reason=reason)
         if changed:
             _audit(
-                "rpm.time.entered_in_error", clinician, "rpm_time_entry", entry.pk,
-                entry.patient_id, reason=reason[:200],
+                "rpm.time.entered_in_error",
+                clinician,
+                "rpm_time_entry",
+                entry.pk,
+                entry.patient_id,
+                reason=reason[:200],
             )
         entry.refresh_from_db()
     return entry
-

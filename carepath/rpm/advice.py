@@ -26,9 +26,7 @@ SYMPTOMS: dict[tuple[str, str], str] = {
     ("blood sugar", "high"): (
         "vomiting, trouble breathing, confusion, or you are very sleepy and hard to wake"
     ),
-    ("blood sugar", "low"): (
-        "confusion, a seizure, or you cannot eat or drink safely"
-    ),
+    ("blood sugar", "low"): ("confusion, a seizure, or you cannot eat or drink safely"),
     ("weight", "gain"): (
         "trouble breathing (especially when lying down), chest pain, or swelling that is "
         "getting worse quickly"

@@ -369,9 +369,7 @@ def register_device(
     return Status(201, out)
 
 
-@router.post(
-    "/devices/{int:device_id}/revoke", auth=only(*STAFF_WITH_DEVICES), response=DeviceOut
-)
+@router.post("/devices/{int:device_id}/revoke", auth=only(*STAFF_WITH_DEVICES), response=DeviceOut)
 def revoke_device(request: HttpRequest, device_id: int) -> DeviceOut:
     staff = current_user(request)
     device = access_device(staff, device_id)

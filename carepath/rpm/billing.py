@@ -66,7 +66,7 @@ class BillingPeriod:
         if self.cpt_99457:
             codes.append("99457")
         if self.cpt_99458:
-            codes.append(f"99458×{self.cpt_99458}")
+            codes.append(f"99458 x{self.cpt_99458}")
         return codes
 
     @property

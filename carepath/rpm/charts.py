@@ -3,7 +3,7 @@ from another origin, nothing for the CSP to block: presentation attributes, no s
 
 Each chart has a <title> and a <desc> (what it shows, the range and latest value, the
 thresholds) for screen readers, and the page shows the same data as a table of daily
-summaries. Many readings are summarised per time bucket (mean line, min–max band), so a chart
+summaries. Many readings are summarised per time bucket (mean line, min-max band), so a chart
 stays small whatever the number of readings."""
 
 import datetime as dt
@@ -68,9 +68,7 @@ def _fmt(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def day_summaries(
-    points: Sequence[tuple[dt.datetime, float]], zone: dt.tzinfo
-) -> list[DaySummary]:
+def day_summaries(points: Sequence[tuple[dt.datetime, float]], zone: dt.tzinfo) -> list[DaySummary]:
     by_day: dict[dt.date, list[float]] = {}
     for at, value in points:
         by_day.setdefault(at.astimezone(zone).date(), []).append(value)
@@ -233,9 +231,7 @@ def render_chart(
         for at, mean, _, _ in buckets:
             crossed = _crossed(mean, levels)
             color = COLORS[crossed] if crossed else COLORS["line"]
-            out.append(
-                f'<circle cx="{x(at):.1f}" cy="{y(mean):.1f}" r="3" fill="{color}"/>'
-            )
+            out.append(f'<circle cx="{x(at):.1f}" cy="{y(mean):.1f}" r="3" fill="{color}"/>')
     if not points:
         out.append(
             f'<text x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '

@@ -74,8 +74,10 @@ class DeviceForm(forms.Form):
     device_type = forms.ChoiceField(label="Kind of device", choices=DeviceType.choices)
     serial = forms.CharField(label="Serial number", max_length=80)
     label = forms.CharField(
-        label="Label (optional)", max_length=100, required=False,
-        help_text="e.g. \"Kitchen scale\"; shown to the patient.",
+        label="Label (optional)",
+        max_length=100,
+        required=False,
+        help_text='e.g. "Kitchen scale"; shown to the patient.',
     )
 
 
@@ -86,8 +88,9 @@ class TimeEntryForm(forms.Form):
         label="When (your time zone)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    note = forms.CharField(label="Note", required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class TimerForm(forms.Form):
@@ -96,10 +99,12 @@ class TimerForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(label="What you did", max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label="What you did", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label="Reason", max_length=2000,
-                             widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -249,9 +249,7 @@ class Alert(models.Model):
     )
     measure = models.CharField(max_length=16, choices=Measure.choices)
     severity = models.CharField(max_length=10, choices=AlertSeverity.choices)
-    status = models.CharField(
-        max_length=10, choices=AlertStatus.choices, default=AlertStatus.OPEN
-    )
+    status = models.CharField(max_length=10, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     direction = models.CharField(max_length=6)  # high | low | gain
     reason = models.CharField(max_length=300)
     opened_at = models.DateTimeField(default=clock.now)
@@ -332,8 +330,10 @@ class TimeEntry(models.Model):
                 condition=Q(started_at__isnull=False, ended_at__isnull=True, minutes__isnull=True)
                 | (
                     Q(minutes__isnull=False)
-                    & (Q(started_at__isnull=True, ended_at__isnull=True)
-                       | Q(started_at__isnull=False, ended_at__gte=models.F("started_at")))
+                    & (
+                        Q(started_at__isnull=True, ended_at__isnull=True)
+                        | Q(started_at__isnull=False, ended_at__gte=models.F("started_at"))
+                    )
                 ),
                 name="rpm_time_running_or_finished",
             ),

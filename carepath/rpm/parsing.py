@@ -96,7 +96,8 @@ def check_value(
         return (
             "value",
             f"{shown} is not physiologically possible for {spec.label.lower()} (plausible "
-            f"range {spec.fmt(spec.low)}–{spec.fmt(spec.high)} {spec.unit}); check the device.",
+            f"between {spec.fmt(spec.low)} and {spec.fmt(spec.high)} {spec.unit}); check the "
+            "device.",
         )
     if raw_unit == spec.unit:
         return canonical, None, ""
@@ -219,15 +220,18 @@ def check_bundle(data: object) -> list[Any]:
 
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise ActionRefused(
-            "not_a_bundle", 'Send a FHIR Bundle ({"resourceType": "Bundle", ...}).', status=422,
+            "not_a_bundle",
+            'Send a FHIR Bundle ({"resourceType": "Bundle", ...}).',
+            status=422,
             field="resourceType",
         )
     entries = data.get("entry")
     if entries is None:
         entries = []
     if not isinstance(entries, list):
-        raise ActionRefused("invalid_bundle", "Bundle.entry must be a list.", field="entry",
-                            status=422)
+        raise ActionRefused(
+            "invalid_bundle", "Bundle.entry must be a list.", field="entry", status=422
+        )
     shell = {key: value for key, value in data.items() if key != "entry"}
     try:
         bundle = Bundle.model_validate(shell)
@@ -267,13 +271,18 @@ def _quantity(
     index: int, where: str, spec: MeasureSpec, quantity: Any
 ) -> tuple[float, float | None, str] | ItemError:
     if quantity is None or quantity.value is None:
-        return ItemError(index, f"resource.{where}.value", "A valueQuantity with a value is needed.")
+        return ItemError(
+            index, f"resource.{where}.value", "A valueQuantity with a value is needed."
+        )
     if quantity.system not in (None, UCUM_SYSTEM):
         return ItemError(index, f"resource.{where}.system", "Units must be UCUM.")
     checked = check_value(spec, float(quantity.value), quantity.code or quantity.unit)
     if len(checked) == 2:
-        return ItemError(index, f"resource.{where}.{'value' if checked[0] == 'value' else 'code'}",
-                         str(checked[1]))
+        return ItemError(
+            index,
+            f"resource.{where}.{'value' if checked[0] == 'value' else 'code'}",
+            str(checked[1]),
+        )
     return checked  # type: ignore[return-value]
 
 
@@ -287,9 +296,7 @@ def _loinc_measure(codeable: Any) -> str | None:
     return None
 
 
-def parse_observation(
-    index: int, entry: object, now: dt.datetime
-) -> list[ReadingIn] | ItemError:
+def parse_observation(index: int, entry: object, now: dt.datetime) -> list[ReadingIn] | ItemError:
     from fhir.resources.R4B.observation import Observation
     from pydantic import ValidationError
 
@@ -343,8 +350,9 @@ def parse_observation(
         for n, component in enumerate(observation.component or []):
             component_measure = _loinc_measure(component.code)
             if component_measure is not None:
-                parts.append((component_measure, f"component[{n}].valueQuantity",
-                              component.valueQuantity))
+                parts.append(
+                    (component_measure, f"component[{n}].valueQuantity", component.valueQuantity)
+                )
         if not parts:
             return ItemError(
                 index, "resource.component", "The panel has no systolic/diastolic component."

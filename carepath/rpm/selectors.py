@@ -126,7 +126,10 @@ def access_device(user: User, device_id: int, *, action: str = "rpm.device.read"
         raise deny(user, "rpm_device", device_id, None)
     _owned(user, device.patient_id, "rpm_device", device_id)
     do_record_audit(
-        action, actor=user, object_type="rpm_device", object_id=device.pk,
+        action,
+        actor=user,
+        object_type="rpm_device",
+        object_id=device.pk,
         patient_id=device.patient_id,
     )
     return device
@@ -140,7 +143,10 @@ def access_alert(user: User, alert_id: int, *, action: str = "rpm.alert.read") -
         raise deny(user, "rpm_alert", alert_id, None)
     _owned(user, alert.patient_id, "rpm_alert", alert_id)
     do_record_audit(
-        action, actor=user, object_type="rpm_alert", object_id=alert.pk,
+        action,
+        actor=user,
+        object_type="rpm_alert",
+        object_id=alert.pk,
         patient_id=alert.patient_id,
     )
     return alert
@@ -154,7 +160,10 @@ def access_reading(user: User, reading_id: int, *, action: str = "rpm.reading.re
         raise deny(user, "rpm_reading", reading_id, None)
     _owned(user, reading.patient_id, "rpm_reading", reading_id)
     do_record_audit(
-        action, actor=user, object_type="rpm_reading", object_id=reading.pk,
+        action,
+        actor=user,
+        object_type="rpm_reading",
+        object_id=reading.pk,
         patient_id=reading.patient_id,
     )
     return reading
@@ -191,9 +200,9 @@ def readings_of(
     return readings
 
 
-def series(patient_id: int, measure: str, since: dt.datetime, until: dt.datetime) -> list[
-    tuple[dt.datetime, float]
-]:
+def series(
+    patient_id: int, measure: str, since: dt.datetime, until: dt.datetime
+) -> list[tuple[dt.datetime, float]]:
     """(time, value) of valid readings, oldest first, for a chart."""
     rows = (
         readings_of(patient_id, measure=measure, since=since, until=until)
@@ -204,9 +213,7 @@ def series(patient_id: int, measure: str, since: dt.datetime, until: dt.datetime
 
 
 def measures_with_readings(patient_id: int, since: dt.datetime) -> set[str]:
-    return set(
-        readings_of(patient_id, since=since).values_list("measure", flat=True).distinct()
-    )
+    return set(readings_of(patient_id, since=since).values_list("measure", flat=True).distinct())
 
 
 # --- Alerts, time ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from carepath.rpm.measures import MEASURES, Measure, spec_of
@@ -84,7 +85,7 @@ def check_thresholds(raw: Any) -> Thresholds:
             if band in LEVEL_BANDS and not spec.low <= number <= spec.high:
                 raise ThresholdError(
                     where,
-                    f"Must be within the plausible range {spec.fmt(spec.low)}–"
+                    f"Must be within the plausible range, {spec.fmt(spec.low)} to "
                     f"{spec.fmt(spec.high)} {spec.unit}.",
                 )
             if band in GAIN_BANDS and not 0 < number <= 50:
@@ -97,7 +98,7 @@ def check_thresholds(raw: Any) -> Thresholds:
 
 def _check_order(measure: str, bands: Mapping[str, float]) -> None:
     present = [(band, bands[band]) for band in LEVEL_BANDS if band in bands]
-    for (low_band, low), (high_band, high) in zip(present, present[1:], strict=False):
+    for (low_band, low), (high_band, high) in pairwise(present):
         # A low band and a high band leave a normal range between them; two bands on one
         # side may coincide (the warning band is then empty).
         crosses_sides = low_band.endswith("_low") and high_band.endswith("_high")

@@ -8,13 +8,9 @@ urlpatterns = [
     path("staff/", views.staff_list, name="rpm-staff"),
     path("staff/patients/<int:patient_id>/", views.staff_patient, name="rpm-staff-patient"),
     path("staff/patients/<int:patient_id>/enroll/", views.enroll, name="rpm-enroll"),
-    path(
-        "staff/patients/<int:patient_id>/devices/", views.register_device, name="rpm-device-add"
-    ),
+    path("staff/patients/<int:patient_id>/devices/", views.register_device, name="rpm-device-add"),
     path("staff/patients/<int:patient_id>/time/", views.record_time, name="rpm-time"),
-    path(
-        "staff/patients/<int:patient_id>/timer/start/", views.start_timer, name="rpm-timer-start"
-    ),
+    path("staff/patients/<int:patient_id>/timer/start/", views.start_timer, name="rpm-timer-start"),
     path("staff/timer/stop/", views.stop_timer, name="rpm-timer-stop"),
     path(
         "staff/enrollments/<int:enrollment_id>/thresholds/",

@@ -141,9 +141,7 @@ def patient_consent(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     form = RpmConsentForm(request.POST or None, initial={"version": RPM_CONSENT_VERSION})
     if request.method == "POST" and form.is_valid():
         try:
-            actions.do_accept_rpm_consent(
-                patient, enrollment, version=form.cleaned_data["version"]
-            )
+            actions.do_accept_rpm_consent(patient, enrollment, version=form.cleaned_data["version"])
         except ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
@@ -215,8 +213,9 @@ def _patient_page(
         "enroll_form": forms.get("enroll_form") or EnrollForm(),
         "device_form": forms.get("device_form") or DeviceForm(),
         "time_form": forms.get("time_form")
-        or TimeEntryForm(initial={"occurred_at": timezone.localtime(now).replace(second=0,
-                                                                                  microsecond=0)}),
+        or TimeEntryForm(
+            initial={"occurred_at": timezone.localtime(now).replace(second=0, microsecond=0)}
+        ),
         "timer_form": forms.get("timer_form") or TimerForm(),
         "note_form": NoteForm(),
         "reason_form": ReasonForm(),
@@ -252,8 +251,7 @@ def enroll(request: HttpRequest, patient_id: int) -> HttpResponse:
         except ActionRefused as refused:
             if refused.status == 403:
                 raise
-            form.add_error(refused.field if refused.field in form.fields else None,
-                           refused.message)
+            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:
             messages.success(
                 request,
@@ -330,8 +328,7 @@ def register_device(request: HttpRequest, patient_id: int) -> HttpResponse:
         except ActionRefused as refused:
             if refused.status == 403:
                 raise
-            form.add_error(refused.field if refused.field in form.fields else None,
-                           refused.message)
+            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:
             response = render(
                 request,
@@ -410,8 +407,7 @@ def record_time(request: HttpRequest, patient_id: int) -> HttpResponse:
         except ActionRefused as refused:
             if refused.status == 403:
                 raise
-            form.add_error(refused.field if refused.field in form.fields else None,
-                           refused.message)
+            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:
             messages.success(request, "Time recorded.")
             return _back(patient_id)
@@ -557,4 +553,3 @@ def billing_csv(request: HttpRequest) -> StreamingHttpResponse:
     response["Content-Disposition"] = 'attachment; filename="carepath-rpm-billing.csv"'
     response["Cache-Control"] = "private, no-store"
     return response
-

@@ -10,11 +10,13 @@ error and never relayed. Offers/answers/candidates go to one peer of the same ro
 
 import json
 import logging
+from collections import defaultdict
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from carepath.accounts.mfa import staff_mfa_satisfied
@@ -29,6 +31,12 @@ from carepath.visits.protocol import RELAYED_TYPES, Malformed, TokenBucket, pars
 from carepath.visits.selectors import entitled_role, find_participant, is_room_peer, lobby_of
 
 logger = logging.getLogger("carepath.visits")
+
+# Sockets of this process by participant id. With the in-memory channel layer (the embedded
+# default: one process) every socket is here, so a relayed offer/answer/candidate is handed to
+# the target consumer directly instead of through the layer, whose send/receive scan every
+# channel and group (O(sockets) per message). Any other layer (Redis, N workers) is used as is.
+_local_sockets: dict[int, set["VisitSignalConsumer"]] = defaultdict(set)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
@@ -138,6 +146,7 @@ class VisitSignalConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.role = participant.role
         self.name = participant.display_name
         self.admitted = participant.state == AdmissionState.ADMITTED
+        _local_sockets[participant.pk].add(self)
         await self._add_group(participant_group(participant.pk))
         if self.role == ParticipantRole.CLINICIAN:
             await self._add_group(staff_group(self.visit_id))
@@ -154,6 +163,12 @@ class VisitSignalConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.staff_lobby({})
 
     async def disconnect(self, code: int) -> None:
+        if self.participant_id is not None:
+            local = _local_sockets.get(self.participant_id)
+            if local is not None:
+                local.discard(self)
+                if not local:
+                    _local_sockets.pop(self.participant_id, None)
         for group in self.my_groups:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.my_groups = []
@@ -244,10 +259,15 @@ class VisitSignalConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.peers.add(target)
         payload = {key: value for key, value in message.items() if key != "to"}
         payload.update({"from": self.participant_id, "name": self.name, "role": self.role})
-        await self.channel_layer.group_send(
-            participant_group(target),
-            {"type": "signal.relay", "visit": self.visit_id, "message": payload},
-        )
+        event = {"type": "signal.relay", "visit": self.visit_id, "message": payload}
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            for consumer in list(_local_sockets.get(target, ())):
+                try:
+                    await consumer.signal_relay(event)
+                except Exception:  # the target's socket is closing: its problem, not ours
+                    logger.debug("relay to a closing socket dropped", exc_info=True)
+        else:
+            await self.channel_layer.group_send(participant_group(target), event)
 
     async def _act(self, message: dict[str, Any]) -> None:
         kind = message["type"]

@@ -114,7 +114,7 @@ def test_who_must_not(
     # Patients cannot ask, and cannot read provider-to-provider questions.
     assert ask(client_for(bob), alice).status_code == 403
     body = ask(client_for(alices_doctor), alice).json()
-    assert client_for(alice).get(f"/api/v1/econsults/{body['id']}").status_code == 404
+    assert client_for(alice).get(f"/api/v1/econsults/{body['id']}").status_code == 403
     # The specialist must hold the item to answer; the asker cannot answer their own.
     answer = {"answer": "Fine."}
     derm = client_for(dr_derm)

@@ -50,7 +50,8 @@ def test_page_gate(route: str, people: dict[str, User | None]) -> None:  # noqa:
         assert status != 500, (role, route)
         to_login = status == 302 and response["Location"].startswith("/accounts/login/")
         if role in allowed:
-            assert status not in GATE_REFUSALS and not to_login, (role, route, status)
+            assert status not in GATE_REFUSALS, (role, route, status)
+            assert not to_login, (role, route, status)
         elif role == "anonymous":
             assert to_login or status in {401, 403, 404}, (role, route, status)
         else:

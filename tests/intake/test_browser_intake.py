@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from carepath.accounts.models import User
 from carepath.intake.models import Case, CaseStatus, ServiceLine
 from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
+    NewContext,
     _audit_triggers_back_after_flush,
     browser,
     live_server_url,
@@ -17,7 +18,6 @@ from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
     page_problems,
     screenshot_dir,
 )
-from tests.browser.conftest import NewContext
 from tests.browser.helpers import layout_problems, sign_in
 from tests.intake.conftest import jpeg_bytes
 

@@ -234,7 +234,7 @@ def test_unclaimed_clinicians_and_patients_cannot_review(
     patient = post(client_for(alice), f"{CASES}/{case_id}/answer", answer)
     assert patient.status_code == 403
     assert AuditEvent.objects.filter(
-        actor_id=alice.pk, action="case.answer", outcome="denied"
+        actor_id=alice.pk, action="api.call", outcome="denied"
     ).exists()
     # Without a claim there is no care relationship: the case does not exist for them.
     assert post(client_for(dr_ny), f"{CASES}/{case_id}/answer", answer).status_code == 404

@@ -75,7 +75,7 @@ def test_concurrent_retries_with_one_key_make_one_row(alice: User) -> None:
         try:
             start.wait()
             results.append(idempotent(alice, "same", "thing.create", {"a": 1}, create))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -33,8 +33,9 @@ def tex_cares_for_alice(alice: User, dr_tex: User) -> None:
 
 
 @pytest.fixture
-def enrolled_alice(programs: list[Program], alice: User, dr_tex: User,
-                   tex_cares_for_alice: None) -> Enrollment:
+def enrolled_alice(
+    programs: list[Program], alice: User, dr_tex: User, tex_cares_for_alice: None
+) -> Enrollment:
     return do_enroll(dr_tex, alice.pk, "hypertension", verbal_consent=True)
 
 

@@ -17,23 +17,31 @@ def post_ndjson(client: Client, lines: list[str]) -> Any:
     )
 
 
-def post_one(client: Client, measure: str, value: float, unit: str, at: dt.datetime,
-             **extra: Any) -> Any:
+def post_one(
+    client: Client, measure: str, value: float, unit: str, at: dt.datetime, **extra: Any
+) -> Any:
     return client.post(
-        "/api/v1/rpm/readings", line(measure, value, unit, at, **extra),
+        "/api/v1/rpm/readings",
+        line(measure, value, unit, at, **extra),
         content_type="application/json",
     )
 
 
-def observation(code: str, value: float, unit: str, at: dt.datetime, **extra: Any) -> dict[str, Any]:
+def observation(
+    code: str, value: float, unit: str, at: dt.datetime, **extra: Any
+) -> dict[str, Any]:
     return {
         "resource": {
             "resourceType": "Observation",
             "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
             "effectiveDateTime": at.isoformat(),
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
-                              "code": unit},
+            "valueQuantity": {
+                "value": value,
+                "unit": unit,
+                "system": "http://unitsofmeasure.org",
+                "code": unit,
+            },
             **extra,
         }
     }
@@ -43,8 +51,12 @@ def bp_panel(systolic: float, diastolic: float, at: dt.datetime) -> dict[str, An
     def component(code: str, value: float) -> dict[str, Any]:
         return {
             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "valueQuantity": {"value": value, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                              "code": "mm[Hg]"},
+            "valueQuantity": {
+                "value": value,
+                "unit": "mmHg",
+                "system": "http://unitsofmeasure.org",
+                "code": "mm[Hg]",
+            },
         }
 
     return {

@@ -15,7 +15,12 @@ from tests.rpm.helpers import line, post_ndjson
 
 
 def test_bob_cannot_read_alices_readings(
-    cuff_client: Client, alice: User, bob: User, dr_tex: User, dr_ny: User, ada: User,
+    cuff_client: Client,
+    alice: User,
+    bob: User,
+    dr_tex: User,
+    dr_ny: User,
+    ada: User,
     client_for: Any,
 ) -> None:
     post_ndjson(cuff_client, [line("bp_systolic", 130, "mm[Hg]", NOW - dt.timedelta(hours=1))])
@@ -49,27 +54,41 @@ def test_the_readings_read_is_audited(
 
 
 def test_enrollment_and_the_patients_consent_through_the_api(
-    programs: list[Program], alice: User, dr_tex: User, dr_ny: User, cody: User,
-    tex_cares_for_alice: None, client_for: Any,
+    programs: list[Program],
+    alice: User,
+    dr_tex: User,
+    dr_ny: User,
+    cody: User,
+    tex_cares_for_alice: None,
+    client_for: Any,
 ) -> None:
     url = f"/api/v1/rpm/patients/{alice.pk}/enrollments"
-    assert client_for(dr_ny).post(url, {"program": "diabetes"},
-                                  content_type="application/json").status_code == 404
-    assert client_for(cody).post(url, {"program": "diabetes"},
-                                 content_type="application/json").status_code == 403
-    created = client_for(dr_tex).post(url, {"program": "diabetes"},
-                                      content_type="application/json")
+    assert (
+        client_for(dr_ny)
+        .post(url, {"program": "diabetes"}, content_type="application/json")
+        .status_code
+        == 404
+    )
+    assert (
+        client_for(cody)
+        .post(url, {"program": "diabetes"}, content_type="application/json")
+        .status_code
+        == 403
+    )
+    created = client_for(dr_tex).post(url, {"program": "diabetes"}, content_type="application/json")
     assert created.status_code == 201, created.content
     enrollment = created.json()
     assert enrollment["status"] == "pending_consent"
     again = client_for(dr_tex).post(url, {"program": "diabetes"}, content_type="application/json")
     assert again.status_code == 409
     consent = f"/api/v1/rpm/enrollments/{enrollment['id']}/consent"
-    stale = client_for(alice).post(consent, {"version": "rpm-2020"},
-                                   content_type="application/json")
+    stale = client_for(alice).post(
+        consent, {"version": "rpm-2020"}, content_type="application/json"
+    )
     assert stale.status_code == 409
-    accepted = client_for(alice).post(consent, {"version": RPM_CONSENT_VERSION},
-                                      content_type="application/json")
+    accepted = client_for(alice).post(
+        consent, {"version": RPM_CONSENT_VERSION}, content_type="application/json"
+    )
     assert accepted.status_code == 200
     body = accepted.json()
     assert body["status"] == "active"
@@ -77,7 +96,8 @@ def test_enrollment_and_the_patients_consent_through_the_api(
     assert body["consent_version"] == RPM_CONSENT_VERSION
     assert body["started_at"] == body["consent_accepted_at"]
     stored = Enrollment.objects.get(pk=enrollment["id"])
-    assert stored.encounter is not None and stored.encounter.mode == "monitoring"
+    assert stored.encounter is not None
+    assert stored.encounter.mode == "monitoring"
     assert stored.encounter.status == "in_progress"
 
 
@@ -98,9 +118,12 @@ def test_devices_show_their_token_once(
     listed = client_for(alice).get(url).json()
     assert listed[0]["serial"] == "GL-77"
     assert "token" not in listed[0]
-    assert client_for(alice).post(
-        url, {"device_type": "scale", "serial": "S-1"}, content_type="application/json"
-    ).status_code == 403
+    assert (
+        client_for(alice)
+        .post(url, {"device_type": "scale", "serial": "S-1"}, content_type="application/json")
+        .status_code
+        == 403
+    )
     taken = client_for(dr_tex).post(
         url, {"device_type": "glucometer", "serial": "GL-77"}, content_type="application/json"
     )
@@ -110,16 +133,23 @@ def test_devices_show_their_token_once(
 
 
 def test_a_reading_entered_in_error_leaves_charts_and_billing(
-    cuff: IssuedDevice, cuff_client: Client, alice: User, dr_tex: User, bob: User,
+    cuff: IssuedDevice,
+    cuff_client: Client,
+    alice: User,
+    dr_tex: User,
+    bob: User,
     client_for: Any,
 ) -> None:
     post_ndjson(cuff_client, [line("bp_systolic", 131, "mm[Hg]", NOW - dt.timedelta(hours=2))])
     reading = Reading.objects.get()
     url = f"/api/v1/rpm/readings/{reading.pk}/entered-in-error"
-    assert client_for(bob).post(url, {"reason": "x"},
-                                content_type="application/json").status_code == 403
-    marked = client_for(dr_tex).post(url, {"reason": "Cuff was on the wrong arm size."},
-                                     content_type="application/json")
+    assert (
+        client_for(bob).post(url, {"reason": "x"}, content_type="application/json").status_code
+        == 403
+    )
+    marked = client_for(dr_tex).post(
+        url, {"reason": "Cuff was on the wrong arm size."}, content_type="application/json"
+    )
     assert marked.json()["status"] == "entered_in_error"
     assert Reading.objects.filter(pk=reading.pk).exists()  # never deleted
     from carepath.rpm.billing import billing_for_patient
@@ -131,8 +161,12 @@ def test_time_entries_through_the_api(
     enrolled_alice: Enrollment, alice: User, dr_tex: User, dr_ny: User, client_for: Any
 ) -> None:
     url = f"/api/v1/rpm/patients/{alice.pk}/time-entries"
-    entry = {"kind": "interactive", "minutes": 12, "occurred_at": clock.now().isoformat(),
-             "note": "Phone call about home readings."}
+    entry = {
+        "kind": "interactive",
+        "minutes": 12,
+        "occurred_at": clock.now().isoformat(),
+        "note": "Phone call about home readings.",
+    }
     created = client_for(dr_tex).post(url, entry, content_type="application/json")
     assert created.status_code == 201
     assert client_for(dr_ny).post(url, entry, content_type="application/json").status_code == 404

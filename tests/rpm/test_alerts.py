@@ -23,7 +23,11 @@ def queue_titles(client: Client) -> list[tuple[str, int]]:
 
 
 def test_readings_past_thresholds_open_alerts_in_the_queue_by_severity(
-    cuff_client: Client, alice: User, dr_tex: User, dr_ny: User, client_for: Any,
+    cuff_client: Client,
+    alice: User,
+    dr_tex: User,
+    dr_ny: User,
+    client_for: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -78,8 +82,10 @@ def test_one_open_alert_per_patient_and_measure(cuff_client: Client, alice: User
     for n in range(3):
         post_ndjson(
             cuff_client,
-            [line("bp_systolic", 170 + n, "mm[Hg]", EARLIER + dt.timedelta(minutes=10 * n)),
-             line("bp_systolic", 165, "mm[Hg]", EARLIER + dt.timedelta(minutes=10 * n + 1))],
+            [
+                line("bp_systolic", 170 + n, "mm[Hg]", EARLIER + dt.timedelta(minutes=10 * n)),
+                line("bp_systolic", 165, "mm[Hg]", EARLIER + dt.timedelta(minutes=10 * n + 1)),
+            ],
         )
     alert = Alert.objects.get()
     assert alert.reading_count == 6
@@ -196,8 +202,10 @@ def test_heart_failure_weight_gain_alerts(alice_scale: Client) -> None:
     days = [NOW - dt.timedelta(days=d) for d in (6, 5, 4, 3, 2, 1)]
     body = post_ndjson(
         alice_scale,
-        [line("weight", kg, "kg", at) for kg, at in zip(
-            [80.0, 80.1, 80.3, 80.6, 81.0, 81.2], days, strict=True)],
+        [
+            line("weight", kg, "kg", at)
+            for kg, at in zip([80.0, 80.1, 80.3, 80.6, 81.0, 81.2], days, strict=True)
+        ],
     ).json()
     assert body["alerts"] == []  # 1.2 kg in 5 days: under 2.3 kg a week, under 0.9 a day
     body = post_one(alice_scale, "weight", 182, "[lb_av]", NOW - dt.timedelta(hours=1)).json()

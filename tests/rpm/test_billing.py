@@ -66,7 +66,8 @@ def test_days_and_periods_are_right_across_the_dst_change(
     # period 2.
     assert first.reading_days == 2  # Nov 1, Nov 13
     assert (second.start, second.reading_days) == (dt.date(2026, 11, 14), 1)
-    assert second.in_progress and not first.in_progress
+    assert second.in_progress
+    assert not first.in_progress
 
 
 def test_99454_needs_sixteen_local_days(
@@ -120,7 +121,8 @@ def test_compute_periods_is_pure_and_anchored_at_enrollment() -> None:
         (dt.date(2026, 3, 2), dt.date(2026, 3, 31)),
     ]
     assert [p.reading_days for p in periods] == [1, 1]
-    assert periods[1].cpt_99457 and periods[1].cpt_99458 == 1
+    assert periods[1].cpt_99457
+    assert periods[1].cpt_99458 == 1
 
 
 def test_billing_report_page_and_csv(
@@ -135,7 +137,7 @@ def test_billing_report_page_and_csv(
     enrolled_alice: Enrollment,
     client_for: Any,
 ) -> None:
-    alice.first_name = "=HYPERLINK(\"http://evil\")"
+    alice.first_name = '=HYPERLINK("http://evil")'
     alice.save(update_fields=["first_name"])
     send(cuff_client, [NOW - dt.timedelta(hours=1)])
     for user in (dr_tex, cody, ada):

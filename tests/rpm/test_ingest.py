@@ -26,8 +26,11 @@ pytestmark = pytest.mark.usefixtures("cuff")
 
 def normal_lines(count: int, *, start: dt.datetime = NOW) -> list[str]:
     """Plausible, unremarkable readings, one a minute going back from `start`."""
-    measures = [("bp_systolic", 118, "mm[Hg]"), ("bp_diastolic", 76, "mm[Hg]"),
-                ("heart_rate", 68, "/min")]
+    measures = [
+        ("bp_systolic", 118, "mm[Hg]"),
+        ("bp_diastolic", 76, "mm[Hg]"),
+        ("heart_rate", 68, "/min"),
+    ]
     lines = []
     for n in range(count):
         measure, base, unit = measures[n % 3]
@@ -71,7 +74,7 @@ def test_one_impossible_value_is_rejected_and_the_rest_kept(cuff_client: Client)
     assert error["index"] == 37
     assert error["field"] == "value"
     assert "not physiologically possible" in error["message"]
-    assert "50–300" in error["message"]
+    assert "between 50 and 300" in error["message"]
     assert Reading.objects.count() == 99
     assert not Reading.objects.filter(value=400).exists()
 
@@ -81,11 +84,18 @@ def test_bad_lines_each_name_their_problem(cuff_client: Client) -> None:
     lines = [
         "not json",
         json.dumps([1, 2]),
-        json.dumps({"measure": "cholesterol", "value": 1, "unit": "mg/dL",
-                    "effective_at": at.isoformat()}),
+        json.dumps(
+            {"measure": "cholesterol", "value": 1, "unit": "mg/dL", "effective_at": at.isoformat()}
+        ),
         line("glucose", 110, "mg/dl", at),  # UCUM is case-sensitive
-        json.dumps({"measure": "glucose", "value": 110, "unit": "mg/dL",
-                    "effective_at": "2026-10-15T08:00:00"}),
+        json.dumps(
+            {
+                "measure": "glucose",
+                "value": 110,
+                "unit": "mg/dL",
+                "effective_at": "2026-10-15T08:00:00",
+            }
+        ),
         line("glucose", 110, "mg/dL", NOW + dt.timedelta(days=1)),
         line("glucose", "110", "mg/dL", at),
         line("spo2", 101, "%", at),
@@ -193,14 +203,33 @@ def test_fhir_bundle_of_observations(cuff_client: Client, alice: User) -> None:
     [
         (b"{not json", 400, "invalid_json"),
         (json.dumps({"resourceType": "Patient"}).encode(), 422, "not_a_bundle"),
-        (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": {}}).encode(),
-         422, "invalid_bundle"),
-        (json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode(),
-         422, "invalid_bundle"),
-        (json.dumps({"resourceType": "Bundle", "type": "collection",
-                     "timestamp": "yesterday", "entry": []}).encode(), 422, "invalid_bundle"),
-        (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode(),
-         400, "empty_batch"),
+        (
+            json.dumps({"resourceType": "Bundle", "type": "collection", "entry": {}}).encode(),
+            422,
+            "invalid_bundle",
+        ),
+        (
+            json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode(),
+            422,
+            "invalid_bundle",
+        ),
+        (
+            json.dumps(
+                {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "timestamp": "yesterday",
+                    "entry": [],
+                }
+            ).encode(),
+            422,
+            "invalid_bundle",
+        ),
+        (
+            json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode(),
+            400,
+            "empty_batch",
+        ),
     ],
 )
 def test_a_malformed_bundle_is_a_clear_4xx(
@@ -250,9 +279,12 @@ def test_a_device_token_cannot_write_for_another_patient(
     assert {e["field"] for e in body["errors"]} == {"device", "patient_id"}
     fhir = post_bundle(
         cuff_client,
-        [observation("29463-7", 80, "kg", at, subject={"reference": f"Patient/{bob.pk}"}),
-         observation("29463-7", 80, "kg", at,
-                     device={"reference": f"Device/{bob_scale.device.pk}"})],
+        [
+            observation("29463-7", 80, "kg", at, subject={"reference": f"Patient/{bob.pk}"}),
+            observation(
+                "29463-7", 80, "kg", at, device={"reference": f"Device/{bob_scale.device.pk}"}
+            ),
+        ],
     )
     assert fhir.status_code == 422
     assert Reading.objects.filter(patient=bob).count() == 0
@@ -280,9 +312,7 @@ def test_a_revoked_or_wrong_device_token_is_refused(
     assert Reading.objects.count() == 1
 
 
-def test_no_monitoring_without_consent(
-    programs: list[Program], bob: User, dr_ny: User
-) -> None:
+def test_no_monitoring_without_consent(programs: list[Program], bob: User, dr_ny: User) -> None:
     do_add_care_relationship(dr_ny, bob.pk)
     enrollment = do_enroll(dr_ny, bob.pk, "spo2")  # waiting for the patient's consent
     assert enrollment.started_at is None

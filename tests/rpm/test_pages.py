@@ -16,8 +16,11 @@ def week_of_readings(client: Client) -> None:
     lines = []
     for day in range(7):
         at = NOW - dt.timedelta(days=day, hours=2)
-        lines += [line("bp_systolic", 120 + day * 8, "mm[Hg]", at),
-                  line("bp_diastolic", 78, "mm[Hg]", at), line("heart_rate", 66, "/min", at)]
+        lines += [
+            line("bp_systolic", 120 + day * 8, "mm[Hg]", at),
+            line("bp_diastolic", 78, "mm[Hg]", at),
+            line("heart_rate", 66, "/min", at),
+        ]
     assert post_ndjson(client, lines).json()["accepted"] == 21
 
 
@@ -32,7 +35,8 @@ def test_the_patient_sees_their_own_charts_with_thresholds(
     assert html.count("<svg") == 3
     assert '<title id="chart-bp_systolic-title">Systolic blood pressure' in html
     assert '<desc id="chart-bp_systolic-desc">7 readings; lowest 120, highest 168' in html
-    assert "critical 180" in html and "warning 160" in html
+    assert "critical 180" in html
+    assert "warning 160" in html
     assert "<caption>Systolic blood pressure (mmHg), last 30 days: daily summary" in html
     assert " style=" not in html
     assert not re.search(r'src="(https?:)?//', html)
@@ -41,8 +45,12 @@ def test_the_patient_sees_their_own_charts_with_thresholds(
 
 
 def test_the_patient_accepts_the_rpm_consent_on_the_page(
-    programs: list[Program], alice: User, bob: User, dr_tex: User,
-    tex_cares_for_alice: None, client_for: Any,
+    programs: list[Program],
+    alice: User,
+    bob: User,
+    dr_tex: User,
+    tex_cares_for_alice: None,
+    client_for: Any,
 ) -> None:
     enrollment = do_enroll(dr_tex, alice.pk, "spo2")
     home = client_for(alice).get("/rpm/").content.decode()
@@ -62,7 +70,10 @@ def test_the_patient_accepts_the_rpm_consent_on_the_page(
 
 
 def test_the_clinician_enrolls_registers_a_device_and_sees_the_token_once(
-    programs: list[Program], alice: User, dr_tex: User, tex_cares_for_alice: None,
+    programs: list[Program],
+    alice: User,
+    dr_tex: User,
+    tex_cares_for_alice: None,
     client_for: Any,
 ) -> None:
     doctor = client_for(dr_tex)
@@ -87,14 +98,19 @@ def test_the_clinician_enrolls_registers_a_device_and_sees_the_token_once(
 
 
 def test_thresholds_page(
-    enrolled_alice: Enrollment, dr_tex: User, faye: User, client_for: Any, alice: User,
+    enrolled_alice: Enrollment,
+    dr_tex: User,
+    faye: User,
+    client_for: Any,
+    alice: User,
 ) -> None:
     url = f"/rpm/staff/enrollments/{enrolled_alice.pk}/thresholds/"
     page = client_for(dr_tex).get(url)
     assert page.status_code == 200
-    data = {name: value for name, value in page.context["form"].initial.items()}
-    data = {field.html_name: field.initial for field in page.context["form"]}
-    data = {k: ("" if v is None else v) for k, v in data.items()}
+    data = {
+        field.html_name: "" if field.initial is None else field.initial
+        for field in page.context["form"]
+    }
     data["bp_systolic__warning_high"] = "150"
     data["heart_rate__warning_high"] = ""
     saved = client_for(dr_tex).post(url, data)
@@ -134,8 +150,9 @@ def test_timer_and_minutes_on_the_clinicians_page(
     assert typed.status_code == 302
     entry = TimeEntry.objects.get(kind="review")
     assert entry.occurred_at == dt.datetime(2026, 10, 15, 14, 30, tzinfo=dt.UTC)
-    bad = doctor.post(base + "time/", {"kind": "review", "minutes": "0",
-                                       "occurred_at": "2026-10-15T09:30"})
+    bad = doctor.post(
+        base + "time/", {"kind": "review", "minutes": "0", "occurred_at": "2026-10-15T09:30"}
+    )
     assert bad.status_code == 400
     assert "period" in doctor.get(base).context
 
