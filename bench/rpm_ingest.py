@@ -81,7 +81,7 @@ def _pg_admin(url: str, statement: str) -> None:
     import psycopg
 
     with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 @contextmanager
@@ -374,28 +374,28 @@ def raw_batch_limit(env: dict[str, str], rows: list[tuple[Any, ...]]) -> tuple[f
             conn.execute("CREATE TABLE bench_rpm_copy (LIKE rpm_reading INCLUDING ALL)")
             began = time.perf_counter()
             statement = f"COPY bench_rpm_copy ({columns}) FROM STDIN"
-            with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[arg-type]
+            with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
             elapsed = time.perf_counter() - began
             conn.execute("DROP TABLE bench_rpm_copy")
         return len(rows) / elapsed, "pg-copy"
     path = Path(env["CAREPATH_VAR_DIR"]) / "carepath.sqlite3"
-    conn = sqlite3.connect(path, timeout=20, isolation_level=None)
+    lite = sqlite3.connect(path, timeout=20, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        _sqlite_clone(conn, "rpm_reading", "bench_rpm_copy")
+        lite.execute("PRAGMA journal_mode=WAL")
+        lite.execute("PRAGMA synchronous=NORMAL")
+        _sqlite_clone(lite, "rpm_reading", "bench_rpm_copy")
         placeholders = ", ".join(["?"] * len(COLUMNS))
         adapted = [(*r[:7], _sqlite_time(r[7]), _sqlite_time(r[8]), *r[9:]) for r in rows]
         began = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(f"INSERT INTO bench_rpm_copy ({columns}) VALUES ({placeholders})", adapted)
-        conn.execute("COMMIT")
+        lite.execute("BEGIN IMMEDIATE")
+        lite.executemany(f"INSERT INTO bench_rpm_copy ({columns}) VALUES ({placeholders})", adapted)
+        lite.execute("COMMIT")
         elapsed = time.perf_counter() - began
-        conn.execute("DROP TABLE bench_rpm_copy")
+        lite.execute("DROP TABLE bench_rpm_copy")
     finally:
-        conn.close()
+        lite.close()
     return len(rows) / elapsed, "sqlite-executemany"
 
 

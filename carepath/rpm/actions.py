@@ -214,7 +214,9 @@ def do_accept_rpm_consent(patient: User, enrollment: Enrollment, *, version: str
         )
     with transaction.atomic():
         locked = (
-            Enrollment.objects.select_for_update().select_related("encounter").get(pk=enrollment.pk)
+            Enrollment.objects.select_for_update(of=("self",))
+            .select_related("encounter")
+            .get(pk=enrollment.pk)
         )
         if locked.ended_at is not None:
             raise ActionRefused("ended", "This monitoring has ended.", status=409)
@@ -713,8 +715,8 @@ def _reading_ids(patient_id: int, found: dict[str, _Found]) -> dict[str, int]:
     )
     ids: dict[str, int] = {}
     for pk, measure, device_id, at in rows:
-        item = found.get(measure)
-        if item is not None and item.device_id == device_id and item.reading.effective_at == at:
+        match = found.get(measure)
+        if match is not None and match.device_id == device_id and match.reading.effective_at == at:
             ids[measure] = pk
     return ids
 
@@ -731,7 +733,7 @@ def _raise_alerts(
     patient = User.objects.get(pk=patient_id)
     open_alerts = {
         alert.measure: alert
-        for alert in Alert.objects.select_for_update()
+        for alert in Alert.objects.select_for_update(of=("self",))
         .filter(patient_id=patient_id, status=AlertStatus.OPEN, measure__in=list(found))
         .select_related("work_item")
     }
@@ -875,7 +877,11 @@ def do_resolve_alert(clinician: User, alert: Alert, note: str) -> Alert:
     if not note:
         raise ActionRefused("note_required", "Say what you did about the alert.", field="note")
     with transaction.atomic():
-        locked = Alert.objects.select_for_update().select_related("work_item").get(pk=alert.pk)
+        locked = (
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("work_item")
+            .get(pk=alert.pk)
+        )
         if locked.status != AlertStatus.OPEN:
             return locked
         item = locked.work_item
@@ -1018,7 +1024,7 @@ def do_stop_timer(clinician: User, *, note: str = "") -> TimeEntry:
     billing never counts time that was not spent), capped at MAX_TIMER_MINUTES."""
     with transaction.atomic():
         entry = (
-            TimeEntry.objects.select_for_update()
+            TimeEntry.objects.select_for_update(of=("self",))
             .filter(clinician=clinician, started_at__isnull=False, ended_at__isnull=True)
             .first()
         )

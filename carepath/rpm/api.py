@@ -173,9 +173,9 @@ def ingest_one(request: HttpRequest) -> Any:
         device, [parsed], [], received=1, source=ReadingSource.SINGLE
     )
     if result.errors:
-        error = result.errors[0]
-        status = 403 if error.message == actions.FOREIGN_MESSAGE else 422
-        raise ActionRefused("refused_reading", error.message, field=error.field, status=status)
+        failure = result.errors[0]
+        status = 403 if failure.message == actions.FOREIGN_MESSAGE else 422
+        raise ActionRefused("refused_reading", failure.message, field=failure.field, status=status)
     out = {
         "status": "duplicate" if result.duplicates else "created",
         "measure": parsed.measure,

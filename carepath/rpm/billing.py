@@ -128,10 +128,9 @@ def monitoring_span(patient: User, as_of: dt.datetime) -> tuple[dt.datetime, dt.
     )
     if not enrollments:
         return None
-    start = min(started for started, _ in enrollments)
-    end = as_of
-    if all(ended is not None for _, ended in enrollments):
-        end = min(end, max(ended for _, ended in enrollments if ended is not None))
+    start = min(started for started, _ in enrollments if started is not None)
+    ends = [ended for _, ended in enrollments if ended is not None]
+    end = min(as_of, max(ends)) if len(ends) == len(enrollments) else as_of
     return start, max(start, end)
 
 

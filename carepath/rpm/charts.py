@@ -57,7 +57,7 @@ class Chart:
 
 def _nice_step(span: float) -> float:
     raw = span / 5 if span > 0 else 1
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = float(10.0 ** math.floor(math.log10(raw)))
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return factor * magnitude

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from carepath.core.errors import ActionRefused
 from carepath.rpm.measures import (
@@ -73,18 +73,27 @@ def _number(raw: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def check_value(
-    spec: MeasureSpec, raw_value: object, raw_unit: object
-) -> tuple[float, float | None, str] | tuple[str, str]:
-    """(value in our unit, original value or None, original unit) or (field, message)."""
+class Checked(NamedTuple):
+    value: float  # in the measure's unit
+    original_value: float | None  # what was sent, when converted
+    original_unit: str
+
+
+class BadValue(NamedTuple):
+    field: str  # "value" or "unit"
+    message: str
+
+
+def check_value(spec: MeasureSpec, raw_value: object, raw_unit: object) -> Checked | BadValue:
+    """The value in our unit (converted when sent in another accepted unit), or why not."""
     value = _number(raw_value)
     if value is None:
-        return "value", "A number is required."
+        return BadValue("value", "A number is required.")
     if not isinstance(raw_unit, str) or not raw_unit:
-        return "unit", f"A UCUM unit is required: {' or '.join(spec.accepted_units)}."
+        return BadValue("unit", f"A UCUM unit is required: {' or '.join(spec.accepted_units)}.")
     canonical = spec.to_canonical(value, raw_unit)
     if canonical is None:
-        return (
+        return BadValue(
             "unit",
             f"{raw_unit!r} is not a unit for {spec.code}; use {' or '.join(spec.accepted_units)}"
             " (UCUM).",
@@ -93,15 +102,15 @@ def check_value(
         shown = f"{spec.fmt(canonical)} {spec.unit}"
         if raw_unit != spec.unit:
             shown = f"{value:g} {raw_unit} ({shown})"
-        return (
+        return BadValue(
             "value",
             f"{shown} is not physiologically possible for {spec.label.lower()} (plausible "
             f"between {spec.fmt(spec.low)} and {spec.fmt(spec.high)} {spec.unit}); check the "
             "device.",
         )
     if raw_unit == spec.unit:
-        return canonical, None, ""
-    return round(canonical, 3), value, raw_unit
+        return Checked(canonical, None, "")
+    return Checked(round(canonical, 3), value, raw_unit)
 
 
 def check_time(raw: object, now: dt.datetime) -> dt.datetime | str:
@@ -143,8 +152,8 @@ def parse_json_item(index: int, obj: object, now: dt.datetime) -> ReadingIn | It
         )
     spec = MEASURES[measure]
     checked = check_value(spec, obj.get("value"), obj.get("unit"))
-    if len(checked) == 2:
-        return ItemError(index, str(checked[0]), str(checked[1]))
+    if isinstance(checked, BadValue):
+        return ItemError(index, checked.field, checked.message)
     value, original_value, original_unit = checked
     moment = check_time(obj.get("effective_at"), now)
     if isinstance(moment, str):
@@ -267,9 +276,7 @@ def _reference_id(reference: str | None, kind: str) -> str | None:
     return reference.removeprefix(f"{kind}/")
 
 
-def _quantity(
-    index: int, where: str, spec: MeasureSpec, quantity: Any
-) -> tuple[float, float | None, str] | ItemError:
+def _quantity(index: int, where: str, spec: MeasureSpec, quantity: Any) -> Checked | ItemError:
     if quantity is None or quantity.value is None:
         return ItemError(
             index, f"resource.{where}.value", "A valueQuantity with a value is needed."
@@ -277,13 +284,10 @@ def _quantity(
     if quantity.system not in (None, UCUM_SYSTEM):
         return ItemError(index, f"resource.{where}.system", "Units must be UCUM.")
     checked = check_value(spec, float(quantity.value), quantity.code or quantity.unit)
-    if len(checked) == 2:
-        return ItemError(
-            index,
-            f"resource.{where}.{'value' if checked[0] == 'value' else 'code'}",
-            str(checked[1]),
-        )
-    return checked  # type: ignore[return-value]
+    if isinstance(checked, BadValue):
+        field = "value" if checked.field == "value" else "code"
+        return ItemError(index, f"resource.{where}.{field}", checked.message)
+    return checked
 
 
 def _loinc_measure(codeable: Any) -> str | None:

@@ -2,9 +2,12 @@
 the ES module, the draft autosaved and back after a reload, a photo through the file input,
 submission, and the clinician's zoomable photo. No CSP violation, no uncaught error."""
 
+import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from carepath.accounts.models import User
@@ -29,6 +32,7 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
     new_context: NewContext,  # noqa: F811
     alice: User,
     dr_tex: User,
+    dr_ny: User,
     lines: dict[str, ServiceLine],
     tmp_path: Path,
     screenshot_dir: Path,  # noqa: F811
@@ -118,3 +122,52 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
     review.screenshot(path=screenshot_dir / "intake-zoom.png")
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+
+    # The photo the clinician downloads was re-encoded: no EXIF, so no GPS position.
+    photo_href = review.locator("section[aria-labelledby=answers-heading] a[data-zoom]").first
+    download = review.request.get(live_server_url + str(photo_href.get_attribute("href")))
+    assert download.status == 200
+    assert download.headers["x-content-type-options"] == "nosniff"
+    with Image.open(io.BytesIO(download.body())) as downloaded:
+        assert downloaded.getexif().get_ifd(0x8825) == {}
+        assert not downloaded.getexif()
+
+    # The clinician answers: the SOAP note is signed and the patient reads the answer.
+    review.get_by_label("Message to the patient").fill(
+        "This looks like eczema. Use the cream twice a day for two weeks."
+    )
+    review.get_by_label("Assessment").fill("Atopic dermatitis, both elbows.")
+    review.get_by_label("Plan").fill("Emollient twice daily; message us if not better.")
+    review.locator("#send-answer").click()
+    expect(review.locator("#case-status")).to_have_text("Answered")
+    page.goto(f"{live_server_url}/patient/visits/{case.pk}/")
+    expect(page.locator("#case-status")).to_have_text("Answered")
+    expect(page.locator("[data-answer-message]")).to_contain_text("This looks like eczema")
+
+
+def test_a_new_york_clinician_never_sees_the_texas_case(
+    live_server_url: str,  # noqa: F811
+    new_context: NewContext,  # noqa: F811
+    alice: User,
+    dr_tex: User,
+    dr_ny: User,
+    lines: dict[str, ServiceLine],
+) -> None:
+    from carepath.intake.actions import do_save_draft, do_start_case, do_submit_case
+    from tests.intake.conftest import derm_answers, upload_photo
+
+    def submit() -> Case:
+        case = do_start_case(alice, lines["dermatology"], state="TX")
+        case = do_save_draft(alice, case, derm_answers([upload_photo(alice)]))
+        return do_submit_case(alice, case)
+
+    # Off Playwright's thread: publishing on commit must not meet its running event loop.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        case = worker.submit(submit).result()
+    staff = new_context(viewport={"width": 1280, "height": 900})
+    sign_in(staff, live_server_url, dr_ny)
+    queue = staff.new_page()
+    queue.goto(f"{live_server_url}/staff/queue/")
+    expect(queue.locator("h1")).to_be_visible()
+    expect(queue.locator(f"tr[data-item-id='{case.work_item_id}']")).to_have_count(0)
+    assert queue.goto(f"{live_server_url}/staff/cases/{case.pk}/review/").status == 404

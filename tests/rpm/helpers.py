@@ -5,7 +5,7 @@ from typing import Any
 from django.test import Client
 
 
-def line(measure: str, value: float, unit: str, at: dt.datetime, **extra: Any) -> str:
+def line(measure: str, value: object, unit: str, at: dt.datetime, **extra: Any) -> str:
     return json.dumps(
         {"measure": measure, "value": value, "unit": unit, "effective_at": at.isoformat(), **extra}
     )

@@ -73,7 +73,7 @@ def test_readings_past_thresholds_open_alerts_in_the_queue_by_severity(
     assert len(mail.outbox) == 2
     for message in mail.outbox:
         assert message.to == [alice.email]
-        text = (message.subject + message.body).lower()
+        text = f"{message.subject} {message.body}".lower()
         for word in ("blood", "pressure", "reading", "monitor", "high", "mm[hg]"):
             assert word not in text
 

@@ -90,9 +90,10 @@ def test_interactive_minutes_for_99457_and_99458(
     alice: User, dr_tex: User, enrolled_alice: Enrollment
 ) -> None:
     clock.freeze(NOW + dt.timedelta(days=3))
-    record = lambda kind, minutes: do_record_time(  # noqa: E731
-        dr_tex, alice.pk, kind=kind, minutes=minutes, occurred_at=clock.now()
-    )
+
+    def record(kind: str, minutes: int) -> None:
+        do_record_time(dr_tex, alice.pk, kind=kind, minutes=minutes, occurred_at=clock.now())
+
     record("review", 30)
     record("interactive", 19)
     assert not period(alice, 1).cpt_99457

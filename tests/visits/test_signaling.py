@@ -2,7 +2,11 @@
 unadmitted participant receives nothing, malformed messages, the rate limit, and what is saved
 on the encounter (chat, modality changes, vitals)."""
 
+import asyncio
+import concurrent.futures
+import functools
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -75,12 +79,26 @@ def _close_db() -> None:
     connection.close()
 
 
-@pytest.fixture(autouse=True)
-async def _close_thread_connections(flushable_db: None) -> Any:
-    yield
-    await db(_close_db)()
+def own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test on a fresh event loop in its own thread. Playwright's sync API (the
+    browser tests of the same session) keeps a loop running in the main thread, where
+    pytest-asyncio could not start one."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        async def body() -> None:
+            try:
+                await test(*args, **kwargs)
+            finally:
+                await db(_close_db)()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, body()).result()
+
+    return run
 
 
+@own_loop
 async def test_unadmitted_patient_gets_nothing_until_admitted(
     visit: Visit, alice: User, dr_tex: User
 ) -> None:
@@ -119,6 +137,7 @@ async def test_unadmitted_patient_gets_nothing_until_admitted(
     await doctor.disconnect()
 
 
+@own_loop
 async def test_another_patient_cannot_connect_and_is_audited(visit: Visit, bob: User) -> None:
     socket = await open_socket(visit, user=bob)
     ok, _ = await socket.connect()
@@ -138,6 +157,7 @@ async def test_another_patient_cannot_connect_and_is_audited(visit: Visit, bob: 
     assert denied is not None and denied.patient_id == visit.patient_id
 
 
+@own_loop
 async def test_anonymous_and_other_clinician_are_refused(visit: Visit, dr_ny: User) -> None:
     for kwargs in ({}, {"user": dr_ny}):
         socket = await open_socket(visit, **kwargs)
@@ -146,6 +166,7 @@ async def test_anonymous_and_other_clinician_are_refused(visit: Visit, dr_ny: Us
         assert (await socket.receive_output())["code"] == 4403
 
 
+@own_loop
 async def test_malformed_messages_are_rejected_and_not_relayed(
     visit: Visit, alice: User, dr_tex: User
 ) -> None:
@@ -173,6 +194,7 @@ async def test_malformed_messages_are_rejected_and_not_relayed(
     await doctor.disconnect()
 
 
+@own_loop
 @override_settings(VISIT_SIGNAL_RATE_PER_SECOND=50, VISIT_SIGNAL_BURST=100)
 async def test_flooding_socket_is_closed_with_a_clear_code(visit: Visit, dr_tex: User) -> None:
     doctor, _ = await connected(visit, user=dr_tex)
@@ -190,6 +212,7 @@ async def test_flooding_socket_is_closed_with_a_clear_code(visit: Visit, dr_tex:
     assert codes == ["rate_limited", 4429]
 
 
+@own_loop
 async def test_chat_mode_and_end_are_saved_on_the_encounter(
     visit: Visit, alice: User, dr_tex: User
 ) -> None:
@@ -230,6 +253,7 @@ async def test_chat_mode_and_end_are_saved_on_the_encounter(
     await doctor.disconnect()
 
 
+@own_loop
 async def test_vitals_from_the_telefacilitator_reach_the_clinician_and_are_stored(
     visit: Visit, alice: User, dr_tex: User, faye: User
 ) -> None:
@@ -291,6 +315,7 @@ async def test_vitals_from_the_telefacilitator_reach_the_clinician_and_are_store
         await socket.disconnect()
 
 
+@own_loop
 async def test_a_third_participant_joins_only_after_admission(
     visit: Visit, alice: User, dr_tex: User
 ) -> None:
@@ -331,6 +356,7 @@ async def test_a_third_participant_joins_only_after_admission(
         await socket.disconnect()
 
 
+@own_loop
 async def test_a_reconnect_replaces_the_old_socket(visit: Visit, dr_tex: User) -> None:
     first, _ = await connected(visit, user=dr_tex)
     await join(first, "page")
@@ -342,6 +368,7 @@ async def test_a_reconnect_replaces_the_old_socket(visit: Visit, dr_tex: User) -
     await second.disconnect()
 
 
+@own_loop
 async def test_patient_link_token_authenticates_the_socket(
     visit: Visit, alice: User, dr_tex: User
 ) -> None:
