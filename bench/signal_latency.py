@@ -378,9 +378,7 @@ def run() -> list[str]:
         log = Path(env["CAREPATH_VAR_DIR"]) / "echo.log"
         with serving([PYTHON, "-c", ECHO, "{port}"], env, log) as echo_port:
             remaining = max(10.0, DEADLINE - (time.monotonic() - started))
-            echo = asyncio.run(
-                asyncio.wait_for(measure_echo(echo_port, 2 * ROOMS), remaining)
-            )
+            echo = asyncio.run(asyncio.wait_for(measure_echo(echo_port, 2 * ROOMS), remaining))
     expected = 2 * ROOMS * MESSAGES
     if len(signal) != expected:
         raise RuntimeError(f"relayed {len(signal)} of {expected} messages")

@@ -127,3 +127,13 @@ PAGES: dict[str, frozenset[str]] = {
     "rpm/staff/billing/": CLINICIAN | COORDINATOR | ADMIN,
     "rpm/staff/billing.csv": CLINICIAN | COORDINATOR | ADMIN,
 }
+
+# Each domain keeps its own rows beside its tests; they are merged here. (Imported last: they
+# use the role sets defined above.)
+from tests.intake import access_rows as intake_rows  # noqa: E402
+from tests.scheduling import access_rows as scheduling_rows  # noqa: E402
+from tests.workqueue import access_rows as workqueue_rows  # noqa: E402
+
+for _rows in (intake_rows, scheduling_rows, workqueue_rows):
+    API.update(_rows.API_ROWS)
+    PAGES.update(_rows.PAGE_ROWS)

@@ -14,12 +14,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         links += [("/patient/profile/", "My details"), ("/patient/consent/", "Consent")]
         links += [("/patient/appointments/", "Appointments")]
         links += [("/patient/visits/", "Online visits")]
+        links += [("/visits/", "Video visits")]
     else:
         links += [("/staff/patients/", "Patients")]
     if user.role in (Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN):
         links += [("/staff/queue/", "Queue")]
     if user.role == Role.CLINICIAN:
         links += [("/staff/schedule/", "Schedule")]
+        links += [("/visits/", "Video visits")]
         links += [("/staff/econsults/", "eConsults")]
     if user.role == Role.ADMIN:
         links += [

@@ -27,7 +27,7 @@ WAIT_MS = 20_000
 T = TypeVar("T")
 
 
-def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def in_thread[T](fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run Django code (which may publish to the channel layer on commit) off the thread
     that Playwright's event loop occupies."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -151,7 +151,8 @@ def test_waiting_room_admission_video_chat_third_participant_and_audio_only(
     expect(guest_admit).to_be_visible(timeout=WAIT_MS)
     time.sleep(0.5)
     expect(guest).to_have_url(f"{base}/visits/{visit.pk}/wait/")
-    assert len(stats(doctor)) == 1 and len(stats(patient)) == 1
+    assert len(stats(doctor)) == 1
+    assert len(stats(patient)) == 1
     screens(doctor, "clinician-with-guest-waiting")
     guest_admit.click()
     expect(guest).to_have_url(f"{base}/visits/{visit.pk}/", timeout=WAIT_MS)
@@ -202,9 +203,7 @@ def test_the_call_goes_through_turn_when_relay_is_forced(
 ) -> None:
     base = live_server_url
     in_thread(
-        lambda: actions.do_admit(
-            dr_tex, visit.pk, actions.do_ensure_participant(visit, alice).pk
-        )
+        lambda: actions.do_admit(dr_tex, visit.pk, actions.do_ensure_participant(visit, alice).pk)
     )
     link = patient_link(visit, alice, dr_tex)
     patient = new_context().new_page()

@@ -154,13 +154,14 @@ async def test_another_patient_cannot_connect_and_is_audited(visit: Visit, bob: 
             action="visit.signal_connect", actor_id=bob.pk, outcome="denied"
         ).first
     )()
-    assert denied is not None and denied.patient_id == visit.patient_id
+    assert denied is not None
+    assert denied.patient_id == visit.patient_id
 
 
 @own_loop
 async def test_anonymous_and_other_clinician_are_refused(visit: Visit, dr_ny: User) -> None:
-    for kwargs in ({}, {"user": dr_ny}):
-        socket = await open_socket(visit, **kwargs)
+    for user in (None, dr_ny):
+        socket = await open_socket(visit, user=user)
         await socket.connect()
         assert (await socket.receive_json_from())["code"] == "forbidden"
         assert (await socket.receive_output())["code"] == 4403
@@ -243,11 +244,13 @@ async def test_chat_mode_and_end_are_saved_on_the_encounter(
         return fresh.encounter_id, message.encounter_id, changes
 
     encounter_id, chat_encounter, changes = await db(saved)()
-    assert encounter_id is not None and chat_encounter == encounter_id
+    assert encounter_id is not None
+    assert chat_encounter == encounter_id
     assert changes == [("video", "audio", encounter_id), ("audio", "video", encounter_id)]
 
     ended = await db(actions.do_end_visit)(dr_tex, visit.pk)
-    assert ended.status == "ended" and ended.duration_seconds is not None
+    assert ended.status == "ended"
+    assert ended.duration_seconds is not None
     assert (await next_of(patient, "ended"))["type"] == "ended"
     assert (await patient.receive_output())["code"] == 4410
     await doctor.disconnect()
@@ -260,13 +263,13 @@ async def test_vitals_from_the_telefacilitator_reach_the_clinician_and_are_store
     def setup() -> tuple[Participant, Participant]:
         patient = actions.do_ensure_participant(visit, alice)
         actions.do_admit(dr_tex, visit.pk, patient.pk)
-        link, _token = actions.do_issue_link(visit, by=dr_tex, role="telefacilitator", user=faye)
+        _link, _token = actions.do_issue_link(visit, by=dr_tex, role="telefacilitator", user=faye)
         facilitator = Participant.objects.create(
             visit=visit, user=faye, role="telefacilitator", display_name="Faye"
         )
         return patient, facilitator
 
-    patient_row, facilitator_row = await db(setup)()
+    _patient_row, facilitator_row = await db(setup)()
     doctor, _ = await connected(visit, user=dr_tex)
     await join(doctor, "doc")
     facilitator, hello = await connected(visit, user=faye)
@@ -283,7 +286,9 @@ async def test_vitals_from_the_telefacilitator_reach_the_clinician_and_are_store
         "spo2": 97,
         "weight": 70.5,
     }
-    await facilitator.send_json_to({"type": "vitals", "values": {"bp_systolic": 80, "bp_diastolic": 90}})
+    await facilitator.send_json_to(
+        {"type": "vitals", "values": {"bp_systolic": 80, "bp_diastolic": 90}}
+    )
     assert "above diastolic" in (await next_of(facilitator, "error"))["message"]
     await facilitator.send_json_to({"type": "vitals", "values": values})
     shown = await next_of(doctor, "vitals")
@@ -341,7 +346,11 @@ async def test_a_third_participant_joins_only_after_admission(
     patient, _ = await connected(visit, user=alice)
     await join(patient, "pat")
     guest, hello = await connected(visit, cookie=cookie)
-    assert hello["participant"] == {"id": guest_id, "role": "interpreter", "name": "Ana (interpreter)"}
+    assert hello["participant"] == {
+        "id": guest_id,
+        "role": "interpreter",
+        "name": "Ana (interpreter)",
+    }
     await guest.send_json_to({"type": "join", "session": "g"})
     assert (await guest.receive_json_from())["type"] == "waiting"
     await patient.send_json_to({"type": "chat", "text": "hello doctor"})
