@@ -38,11 +38,11 @@ from bench._format import bench_line
 
 THREADS = 100  # x 2 participants = 200 connected sockets
 CLIENTS = THREADS * 2
-MESSAGES = int(os.environ.get("BENCH_CHAT_MESSAGES", "400"))
+MESSAGES = int(os.environ.get("BENCH_CHAT_MESSAGES", "300"))
 WARMUP = 20
 RATE = float(os.environ.get("BENCH_CHAT_RATE", "25"))  # messages per second, open loop
 MAX_OPEN = 16  # requests in flight at most
-PHASE_TIMEOUT = 40.0
+PHASE_TIMEOUT = 25.0
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -59,7 +59,7 @@ def _pg_admin(url: str, statement: str) -> None:
     import psycopg
 
     with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 @contextmanager
@@ -119,18 +119,32 @@ def _listening_socket() -> socket.socket:
 @contextmanager
 def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
     sock = _listening_socket()
-    port = sock.getsockname()[1]
     default_workers = "2" if env.get("CAREPATH_REDIS_URL") else "1"
     workers = os.environ.get("BENCH_WEB_WORKERS", default_workers)
     if not env.get("CAREPATH_REDIS_URL"):
         workers = "1"  # the in-memory channel layer lives in one process
     # The server's log goes to a file: an unread pipe fills up and blocks the server.
-    log = tempfile.TemporaryFile()
+    with tempfile.TemporaryFile() as log:
+        yield from _serve(env, sock, workers, log)
+
+
+def _serve(env: dict[str, str], sock: socket.socket, workers: str, log: Any) -> Iterator[int]:
+    port = sock.getsockname()[1]
     process = subprocess.Popen(
         [
-            PYTHON, "-m", "uvicorn", "carepath.asgi:application", "--fd", str(sock.fileno()),
-            "--workers", workers, "--no-access-log", "--lifespan", "off",
-            "--log-level", "warning",
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "carepath.asgi:application",
+            "--fd",
+            str(sock.fileno()),
+            "--workers",
+            workers,
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env=env,
@@ -144,7 +158,6 @@ def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
     finally:
         _stop(process)
         sock.close()
-        log.close()
 
 
 def _tail(log: Any) -> str:
@@ -173,8 +186,12 @@ def _wait_http(port: int, process: subprocess.Popen[bytes], log: Any) -> None:
 @contextmanager
 def echo_server(env: dict[str, str]) -> Iterator[int]:
     sock = _listening_socket()
+    with tempfile.TemporaryFile() as log:
+        yield from _echo(env, sock, log)
+
+
+def _echo(env: dict[str, str], sock: socket.socket, log: Any) -> Iterator[int]:
     port = sock.getsockname()[1]
-    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [PYTHON, "-m", "bench.chat_deliver", "--echo-fd", str(sock.fileno())],
         cwd=ROOT,
@@ -191,7 +208,6 @@ def echo_server(env: dict[str, str]) -> Iterator[int]:
     finally:
         _stop(process)
         sock.close()
-        log.close()
 
 
 async def _echo_main(fd: int) -> None:
@@ -288,11 +304,55 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-async def _reader(connection: Any, arrived: dict[str, float], timed: bool) -> None:
-    async for raw in connection:
-        frame = json.loads(raw)
-        if timed and frame.get("type") == "message":
-            arrived[frame["message"]["body"]] = time.perf_counter()
+class Follower:
+    """One participant's socket, as the page's script uses it: on a drop it reconnects with
+    ?after=<last seq seen> and carries on (the drop is counted)."""
+
+    def __init__(self, url: str, origin: str, cookie: str, timed: bool) -> None:
+        self.url, self.origin, self.cookie, self.timed = url, origin, cookie, timed
+        self.last_seq = 0
+        self.ready = asyncio.Event()
+        self.reconnects = 0
+        self.stopping = False
+        self.connection: Any = None
+
+    async def run(self, arrived: dict[str, float]) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed
+
+        while not self.stopping:
+            query = f"?after={self.last_seq}" if self.ready.is_set() else ""
+            try:
+                self.connection = await connect(
+                    self.url + query,
+                    origin=self.origin,  # type: ignore[arg-type]
+                    additional_headers={"Cookie": f"sessionid={self.cookie}"},
+                    compression=None,
+                    max_queue=None,
+                    open_timeout=20,
+                )
+                async for raw in self.connection:
+                    frame = json.loads(raw)
+                    kind = frame.get("type")
+                    if kind == "hello":
+                        if not self.ready.is_set():
+                            self.last_seq = int(frame["last_seq"])
+                        self.ready.set()
+                    elif kind == "message":
+                        message = frame["message"]
+                        self.last_seq = max(self.last_seq, int(message["seq"]))
+                        if self.timed:
+                            arrived.setdefault(message["body"], time.perf_counter())
+            except (ConnectionClosed, OSError, TimeoutError):
+                pass
+            if not self.stopping:
+                self.reconnects += 1
+                await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.connection is not None:
+            await self.connection.close()
 
 
 async def _wait_for(arrived: dict[str, float], keys: list[str], deadline: float) -> None:
@@ -321,30 +381,27 @@ async def open_loop(total: int, send: Callable[[int], Awaitable[None]]) -> None:
     await asyncio.gather(*tasks)
 
 
-async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[float], int]:
-    from websockets.asyncio.client import connect
-
+async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[float], int, int]:
     origin = f"http://127.0.0.1:{port}"
     arrived: dict[str, float] = {}
-    sockets = []
-    readers = []
-    for thread in threads:
-        for role in ("patient", "doctor"):
-            connection = await connect(
-                f"ws://127.0.0.1:{port}/ws/messages/{thread['id']}/",
-                origin=origin,  # type: ignore[arg-type]
-                additional_headers={"Cookie": f"sessionid={thread[role + '_cookie']}"},
-                compression=None,
-                max_queue=None,
-                open_timeout=20,
-            )
-            hello = json.loads(await asyncio.wait_for(connection.recv(), 20))
-            if hello.get("type") != "hello":
-                raise RuntimeError(f"socket refused: {hello}")
-            sockets.append(connection)
-            readers.append(asyncio.create_task(_reader(connection, arrived, role == "doctor")))
+    followers = [
+        Follower(
+            f"ws://127.0.0.1:{port}/ws/messages/{thread['id']}/",
+            origin,
+            thread[f"{role}_cookie"],
+            role == "doctor",
+        )
+        for thread in threads
+        for role in ("patient", "doctor")
+    ]
+    tasks = []
+    for follower in followers:  # connect one by one, as people arrive
+        tasks.append(asyncio.create_task(follower.run(arrived)))
+        await asyncio.wait_for(follower.ready.wait(), 30)
     pool: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
-    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(MAX_OPEN)]
+    connections = [
+        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(MAX_OPEN)
+    ]
     for conn in connections:
         pool.put(conn)
     executor = ThreadPoolExecutor(max_workers=MAX_OPEN)
@@ -385,15 +442,16 @@ async def measure_chat(port: int, threads: list[dict[str, Any]]) -> tuple[list[f
             if body in arrived and int(body.rsplit(" ", 1)[1]) >= WARMUP
         ]
         lost = sum(1 for body in sent if body not in arrived)
-        return latencies, lost
+        return latencies, lost, sum(follower.reconnects for follower in followers)
     finally:
         executor.shutdown(wait=True)
         for conn in connections:
             conn.close()
-        for task in readers:
+        for follower in followers:
+            await follower.stop()
+        await asyncio.wait(tasks, timeout=15)
+        for task in tasks:
             task.cancel()
-        for connection in sockets:
-            await connection.close()
 
 
 async def measure_echo(port: int, count: int) -> list[float]:
@@ -401,9 +459,7 @@ async def measure_echo(port: int, count: int) -> list[float]:
 
     arrived: dict[str, float] = {}
     sockets = [
-        await connect(
-            f"ws://127.0.0.1:{port}/", compression=None, max_queue=None, open_timeout=20
-        )
+        await connect(f"ws://127.0.0.1:{port}/", compression=None, max_queue=None, open_timeout=20)
         for _ in range(CLIENTS)
     ]
 
@@ -440,7 +496,7 @@ def run() -> list[str]:
         _run(env, "manage.py", "migrate", "--noinput", "--verbosity", "0")
         threads = json.loads(_run(env, "-m", "bench.chat_deliver", "--seed"))["threads"]
         with uvicorn_server(env) as port:
-            latencies, lost = asyncio.run(measure_chat(port, threads))
+            latencies, lost, reconnects = asyncio.run(measure_chat(port, threads))
         with echo_server(env) as echo_port:
             echo = asyncio.run(measure_echo(echo_port, len(latencies)))
     extra = {
@@ -448,6 +504,7 @@ def run() -> list[str]:
         "rate": f"{RATE:g}/s",
         "messages": len(latencies),
         "lost": lost,
+        "reconnects": reconnects,
         "seconds": round(time.monotonic() - started, 1),
     }
     return [

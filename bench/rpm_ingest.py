@@ -4,8 +4,8 @@ against the raw limit measured in the same run on the same database:
 
   batch   100 readings per POST /api/v1/rpm/readings/batch (application/x-ndjson)
           limit: the same rows loaded with one raw COPY into an equivalent table
-          (CREATE TABLE ... (LIKE rpm_reading INCLUDING ALL): same columns, unique
-          constraint and index) on PostgreSQL; on SQLite, executemany in one transaction
+          (CREATE TABLE ... (LIKE rpm_reading INCLUDING ALL) plus its foreign keys: same
+          columns, constraints and indexes) on PostgreSQL; on SQLite, executemany in one transaction
           into an equivalent table (the line says limit_kind=sqlite-executemany).
   single  1 reading per POST /api/v1/rpm/readings
           limit: raw single-row INSERT + COMMIT, with as many connections as API clients.
@@ -41,7 +41,9 @@ BATCHES_PER_CLIENT = int(os.environ.get("BENCH_RPM_BATCHES", "60"))
 BATCH_SECONDS = 20.0
 SINGLE_SECONDS = 8.0
 TOTAL_BUDGET = 90.0
-CONN_MAX_AGE = os.environ.get("BENCH_RPM_CONN_MAX_AGE", "0")
+# pool (PostgreSQL: psycopg pool, no persistent connections), per-request (no pool, no
+# persistent connections) or project (the settings as they are).
+DB_MODE = os.environ.get("BENCH_RPM_DB", "pool")
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 COLUMNS = (
@@ -190,13 +192,19 @@ def ndjson(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 def make_asgi_app() -> Any:
-    """(In each uvicorn worker.) The project's ASGI application, with persistent database
-    connections off (CONN_MAX_AGE=0, as Django advises under ASGI): with the project's
-    CONN_MAX_AGE=60, every request runs in its own thread and keeps its own connection, and
-    PostgreSQL runs out of connections ("too many clients") within seconds of load."""
+    """(In each uvicorn worker.) The project's ASGI application, with the database
+    connections Django advises under ASGI: no persistent connections (each request runs in
+    its own thread, so with the project's CONN_MAX_AGE=60 every request keeps its own
+    connection and PostgreSQL runs out of them - "too many clients" - within seconds), and
+    on PostgreSQL a psycopg pool per worker instead (a new connection per request costs
+    more than the request itself). BENCH_RPM_DB=project keeps the project's settings."""
     import carepath.settings as project
 
-    project.DATABASES["default"]["CONN_MAX_AGE"] = int(CONN_MAX_AGE)
+    database = project.DATABASES["default"]
+    if DB_MODE != "project":
+        database["CONN_MAX_AGE"] = 0
+        if database["ENGINE"].endswith("postgresql") and DB_MODE == "pool":
+            database.setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 8}
     from carepath.asgi import application
 
     return application
@@ -363,28 +371,42 @@ def _copy_rows(
     return out
 
 
-def raw_batch_limit(env: dict[str, str], rows: list[tuple[Any, ...]]) -> tuple[float, str]:
+def raw_batch_limit(
+    env: dict[str, str], rows: list[tuple[Any, ...]]
+) -> tuple[float, str, float | None]:
+    """(rows/s into the equivalent table, kind, rows/s without foreign keys or None)."""
     url = env.get("CAREPATH_DATABASE_URL", "")
     columns = ", ".join(COLUMNS)
     if url:
         import psycopg
 
+        rates: list[float] = []
         with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS bench_rpm_copy")
-            conn.execute("CREATE TABLE bench_rpm_copy (LIKE rpm_reading INCLUDING ALL)")
-            began = time.perf_counter()
-            statement = f"COPY bench_rpm_copy ({columns}) FROM STDIN"
-            with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            elapsed = time.perf_counter() - began
+            for with_keys in (False, True):
+                conn.execute("DROP TABLE IF EXISTS bench_rpm_copy")
+                conn.execute("CREATE TABLE bench_rpm_copy (LIKE rpm_reading INCLUDING ALL)")
+                # LIKE copies columns, checks, the unique constraint and indexes but not
+                # foreign keys; the equivalent table has them too, declared as Django does.
+                targets = (("patient_id", "accounts_user"), ("device_id", "rpm_device"))
+                for column, target in targets if with_keys else ():
+                    conn.execute(
+                        f"ALTER TABLE bench_rpm_copy ADD FOREIGN KEY ({column}) "
+                        f"REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED"
+                    )
+                statement = f"COPY bench_rpm_copy ({columns}) FROM STDIN"
+                began = time.perf_counter()
+                with conn.transaction(), conn.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                rates.append(len(rows) / (time.perf_counter() - began))
             conn.execute("DROP TABLE bench_rpm_copy")
-        return len(rows) / elapsed, "pg-copy"
+        return rates[1], "pg-copy", rates[0]
     path = Path(env["CAREPATH_VAR_DIR"]) / "carepath.sqlite3"
     lite = sqlite3.connect(path, timeout=20, isolation_level=None)
     try:
         lite.execute("PRAGMA journal_mode=WAL")
         lite.execute("PRAGMA synchronous=NORMAL")
+        lite.execute("PRAGMA foreign_keys=ON")  # as Django's own connections
         _sqlite_clone(lite, "rpm_reading", "bench_rpm_copy")
         placeholders = ", ".join(["?"] * len(COLUMNS))
         adapted = [(*r[:7], _sqlite_time(r[7]), _sqlite_time(r[8]), *r[9:]) for r in rows]
@@ -396,7 +418,7 @@ def raw_batch_limit(env: dict[str, str], rows: list[tuple[Any, ...]]) -> tuple[f
         lite.execute("DROP TABLE bench_rpm_copy")
     finally:
         lite.close()
-    return len(rows) / elapsed, "sqlite-executemany"
+    return len(rows) / elapsed, "sqlite-executemany", None
 
 
 def _sqlite_time(moment: dt.datetime) -> str:
@@ -582,7 +604,7 @@ def run() -> list[str]:
             single_rate = single_stored / single_elapsed
         # The raw limits, on the same database, after the server has stopped.
         copy_rows = _copy_rows(devices, rows_per_device, now)
-        limit_rate, limit_kind = raw_batch_limit(env, copy_rows)
+        limit_rate, limit_kind, without_keys = raw_batch_limit(env, copy_rows)
         single_limit, single_limit_rows = raw_single_limit(env, devices, now)
     backend = "postgresql" if os.environ.get("CAREPATH_DATABASE_URL") else "sqlite"
     return [
@@ -595,8 +617,16 @@ def run() -> list[str]:
             clients=len(devices),
             readings=stored,
             limit_kind=limit_kind,
+            **(
+                {
+                    "copy_without_fk": round(without_keys, 1),
+                    "ratio_without_fk": f"{batch_rate / without_keys:.3g}",
+                }
+                if without_keys
+                else {}
+            ),
             backend=backend,
-            conn_max_age=CONN_MAX_AGE,
+            db_connections=DB_MODE if backend == "postgresql" else "per-request",
         ),
         bench_line(
             "rpm.ingest.single",
@@ -607,7 +637,7 @@ def run() -> list[str]:
             readings=f"{single_stored}/{single_limit_rows}",
             limit_kind="single-row-commits",
             backend=backend,
-            conn_max_age=CONN_MAX_AGE,
+            db_connections=DB_MODE if backend == "postgresql" else "per-request",
         ),
     ]
 

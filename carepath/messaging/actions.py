@@ -13,6 +13,7 @@ survives; the actions check again under the lock."""
 import datetime as dt
 from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -288,7 +289,9 @@ def do_send_message(
         locked = Thread.objects.select_for_update().get(pk=thread.pk)
         if author is not None:
             check_may_post(author, locked)
-        files = _attachments_for(author, locked, attachment_ids) if author and attachment_ids else []
+        files = (
+            _attachments_for(author, locked, attachment_ids) if author and attachment_ids else []
+        )
         now = clock.now()
         seq = locked.last_seq + 1
         message = Message.objects.create(
@@ -367,7 +370,9 @@ def do_send_system_message(
 def _enqueue_work(thread: Thread, now: dt.datetime) -> None:
     """One open item per thread: do_enqueue returns the active one when there is one, so the
     SLA runs from the first unanswered message."""
-    profile = PatientProfile.objects.filter(user_id=thread.patient_id).select_related("user").first()
+    profile = (
+        PatientProfile.objects.filter(user_id=thread.patient_id).select_related("user").first()
+    )
     name = profile.user.display_name if profile is not None else "a patient"
     do_enqueue(
         kind=WorkItemKind.MESSAGE,
@@ -459,7 +464,7 @@ def do_mark_read(user: User, thread: Thread, seq: int) -> Participant | None:
     return participant
 
 
-def do_upload_attachment(user: User, thread: Thread, upload: UploadedFile) -> StoredFile:
+def do_upload_attachment(user: User, thread: Thread, upload: "UploadedFile[Any]") -> StoredFile:
     """Store a file for this thread's patient through the upload pipeline (type sniffed,
     images re-encoded, encrypted); send it with a message by its id."""
     if not may_see_thread(user, thread):

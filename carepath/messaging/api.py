@@ -283,4 +283,3 @@ def retire_template(request: HttpRequest, template_id: int) -> QuickReplyOut:
     if template is None or (template.owner_id is not None and template.owner_id != user.pk):
         raise Http404("No quick reply with that id.")
     return quick_reply_out(actions.do_retire_quick_reply(user, template))
-

@@ -36,7 +36,7 @@ from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
 from carepath.messaging.actions import do_mark_read
 from carepath.messaging.events import message_payload, thread_group
-from carepath.messaging.models import Thread
+from carepath.messaging.models import Participant, Thread
 from carepath.messaging.presence import (
     PRESENCE_REFRESH_SECONDS,
     mark_absent,
@@ -101,10 +101,14 @@ def authorize_socket(scope: dict[str, Any], thread_id: int) -> int | None:
     return int(user.pk)
 
 
-def joined_state(user_id: int, thread_id: int, channel_name: str) -> int:
-    """After joining the group: mark the user present and read the thread's last seq."""
+def joined_state(user_id: int, thread_id: int, channel_name: str) -> tuple[int, dict[str, int]]:
+    """After joining the group: mark the user present; the thread's last seq and everyone's
+    read receipt (a receipt published before the socket joined is not missed)."""
     refresh_presence(thread_id, user_id, channel_name)
-    return thread_last_seq(thread_id)
+    receipts = dict(
+        Participant.objects.filter(thread_id=thread_id).values_list("user_id", "last_read_seq")
+    )
+    return thread_last_seq(thread_id), {str(key): int(value) for key, value in receipts.items()}
 
 
 def sweep_state(user_id: int, thread_id: int, channel_name: str) -> int | None:
@@ -174,10 +178,17 @@ class ThreadConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         self.keeper = asyncio.create_task(self._keep_alive())
         async with self.lock:
-            last = await database_sync_to_async(joined_state)(
+            last, receipts = await database_sync_to_async(joined_state)(
                 user_id, self.thread_id, self.channel_name
             )
-            await self.send_json({"type": "hello", "thread_id": self.thread_id, "last_seq": last})
+            await self.send_json(
+                {
+                    "type": "hello",
+                    "thread_id": self.thread_id,
+                    "last_seq": last,
+                    "receipts": receipts,
+                }
+            )
             if raw_after is not None and after is None:
                 await self._error("invalid_after", "after must be a whole number.")
             if after is None:

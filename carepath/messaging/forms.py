@@ -17,9 +17,7 @@ class ComposeForm(forms.Form):
 
 class PatientThreadForm(forms.Form):
     subject = forms.CharField(label="Subject", max_length=500)
-    episode = forms.TypedChoiceField(
-        label="About", required=False, coerce=int, empty_value=None
-    )
+    episode = forms.TypedChoiceField(label="About", required=False, coerce=int, empty_value=None)
     body = forms.CharField(
         label="Message",
         max_length=100_000,
@@ -79,7 +77,9 @@ class EnteredInErrorForm(forms.Form):
 
 class QuickReplyForm(forms.Form):
     title = forms.CharField(label="Title", max_length=1000)
-    body = forms.CharField(label="Text", max_length=100_000, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Text", max_length=100_000, widget=forms.Textarea(attrs={"rows": 4})
+    )
     clinic_wide = forms.BooleanField(label="For the whole clinic", required=False)
 
 

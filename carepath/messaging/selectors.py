@@ -49,7 +49,9 @@ def may_see_thread(user: User, thread: Thread) -> bool:
     return is_participant(user, thread) or may_access_patient(user, thread.patient_id)
 
 
-def deny_thread(user: User | None, thread_id: object, thread: Thread | None, action: str) -> Http404:
+def deny_thread(
+    user: User | None, thread_id: object, thread: Thread | None, action: str
+) -> Http404:
     do_record_audit(
         action,
         actor=user,
@@ -210,9 +212,7 @@ def search_messages(user: User, patient_id: int, query: str) -> list[Message]:
     found: list[Message] = []
     if query:
         found = list(
-            _with_attachments(
-                Message.objects.filter(thread__in=threads, body__icontains=query)
-            )
+            _with_attachments(Message.objects.filter(thread__in=threads, body__icontains=query))
             .select_related("thread")
             .order_by("-created_at", "-pk")[:SEARCH_LIMIT]
         )

@@ -54,13 +54,11 @@ def deliver_nudges(message_id: int) -> int:
     if message is None:
         return 0
     thread = message.thread
-    recipients = (
-        Participant.objects.filter(thread=thread, user__is_active=True)
-        .exclude(user_id=message.author_id)
-        .select_related("user")
-    )
+    recipients = Participant.objects.filter(thread=thread, user__is_active=True)
+    if message.author_id is not None:
+        recipients = recipients.exclude(user_id=message.author_id)
     nudged = 0
-    for participant in recipients:
+    for participant in recipients.select_related("user"):
         if participant.last_read_seq >= message.seq or is_present(thread.pk, participant.user_id):
             continue
         now = clock.now()

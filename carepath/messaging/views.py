@@ -75,11 +75,11 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
-def _uploads(request: HttpRequest) -> list[UploadedFile]:
+def _uploads(request: HttpRequest) -> list["UploadedFile[Any]"]:
     return list(request.FILES.getlist("attachments"))[: actions.MAX_ATTACHMENTS + 1]
 
 
-def _upload_fingerprint(files: list[UploadedFile]) -> list[str]:
+def _upload_fingerprint(files: list["UploadedFile[Any]"]) -> list[str]:
     return [f"{upload.name}:{upload.size}" for upload in files]
 
 
@@ -190,7 +190,7 @@ def _start(
     patient_id: int,
     data: dict[str, Any],
     participant_ids: list[int],
-    files: list[UploadedFile],
+    files: list["UploadedFile[Any]"],
 ) -> Thread | None:
     try:
         actions.check_may_start(user, kind, patient_id)

@@ -6,7 +6,10 @@ in Python over the whole batch, and queries beyond that happen only when a readi
 threshold (a rare event by design)."""
 
 import datetime as dt
+import json
+import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -54,7 +57,10 @@ from carepath.rpm.thresholds import (
 )
 from carepath.rpm.tokens import new_device_token
 
+logger = logging.getLogger("carepath.rpm")
+
 ALERT_SUBJECT = "rpm.alert"
+MESSAGE_SUBJECT = "Home monitoring"
 PRIORITY = {AlertSeverity.CRITICAL: 80, AlertSeverity.WARNING: 20}
 NOTE_MAX = 2000
 MAX_TIMER_MINUTES = 240
@@ -480,15 +486,50 @@ def _resolve_devices(
     return pairs, foreign
 
 
-def _split_duplicates(
-    pairs: list[tuple[ReadingIn, int]],
+Key = tuple[int, str, dt.datetime]
+
+
+def _key(pair: tuple[ReadingIn, int]) -> Key:
+    return (pair[1], pair[0].measure, pair[0].effective_at)
+
+
+def _store_readings(
+    patient_id: int, pairs: list[tuple[ReadingIn, int]], now: dt.datetime, source: str
 ) -> tuple[list[tuple[ReadingIn, int]], list[int]]:
-    """New readings, and the indexes of duplicates (already stored, or repeated in the
-    batch), with one query for the whole batch."""
-    if not pairs:
-        return [], []
+    """Insert the batch in one statement; (new readings, indexes of duplicates: already
+    stored, or repeated in the batch). The unique (device, effective_at, measure) constraint
+    decides, so a concurrent copy of the same reading is a duplicate too, never an error."""
+    unique: list[tuple[ReadingIn, int]] = []
+    duplicates: list[int] = []
+    seen: set[Key] = set()
+    for pair in pairs:
+        key = _key(pair)
+        if key in seen:
+            duplicates.append(pair[0].index)
+        else:
+            seen.add(key)
+            unique.append(pair)
+    if not unique:
+        return [], duplicates
+    if connection.vendor == "postgresql":
+        inserted = _insert_returning(patient_id, unique, now, source)
+    else:
+        stored = _stored_keys(unique)
+        inserted = {_key(pair) for pair in unique if _key(pair) not in stored}
+        _insert_many(patient_id, [pair for pair in unique if _key(pair) in inserted], now, source)
+    fresh = []
+    for pair in unique:
+        if _key(pair) in inserted:
+            fresh.append(pair)
+        else:
+            duplicates.append(pair[0].index)
+    return fresh, duplicates
+
+
+def _stored_keys(pairs: list[tuple[ReadingIn, int]]) -> set[Key]:
+    """Which of these readings are stored already (one query for the batch)."""
     times = [reading.effective_at for reading, _ in pairs]
-    stored = set(
+    return set(
         Reading.objects.filter(
             device_id__in={device_id for _, device_id in pairs},
             measure__in={reading.measure for reading, _ in pairs},
@@ -496,16 +537,6 @@ def _split_duplicates(
             effective_at__lte=max(times),
         ).values_list("device_id", "measure", "effective_at")
     )
-    fresh: list[tuple[ReadingIn, int]] = []
-    duplicates: list[int] = []
-    for reading, device_id in pairs:
-        key = (device_id, reading.measure, reading.effective_at)
-        if key in stored:
-            duplicates.append(reading.index)
-        else:
-            stored.add(key)
-            fresh.append((reading, device_id))
-    return fresh, duplicates
 
 
 @dataclass
@@ -522,7 +553,9 @@ def _judge(
     thresholds: dict[str, dict[str, float]],
 ) -> dict[str, _Found]:
     """The worst crossing per measure in this batch (ties: the latest reading), judged in
-    Python; weight gains need the patient's recent weights (one query, only then)."""
+    Python; weight gains need the patient's recent weights (one query, only then). The
+    batch is already stored, so those weights include it: a reading compared with its own
+    stored copy gains nothing, so that changes no result."""
     gains: dict[int, Crossing | None] = {}
     weight_bands = thresholds.get(Measure.WEIGHT) or {}
     if has_gain_rules(weight_bands):
@@ -566,54 +599,93 @@ def _judge(
 
 
 INSERT_COLUMNS = (
-    ("patient_id", "bigint"),
-    ("device_id", "bigint"),
-    ("measure", "varchar"),
-    ("value", "float8"),
-    ("unit", "varchar"),
-    ("original_value", "float8"),
-    ("original_unit", "varchar"),
-    ("effective_at", "timestamptz"),
-    ("received_at", "timestamptz"),
-    ("source", "varchar"),
-    ("status", "varchar"),
-    ("error_reason", "text"),
+    "patient_id",
+    "device_id",
+    "measure",
+    "value",
+    "unit",
+    "original_value",
+    "original_unit",
+    "effective_at",
+    "received_at",
+    "source",
+    "status",
+    "error_reason",
 )
 
 
-def _insert_readings(rows: list[tuple[Any, ...]]) -> None:
-    """One statement for the whole batch, skipping rows that already exist (the unique
-    (device, effective_at, measure) constraint decides, so a concurrent duplicate is
-    skipped too). Django's bulk_create compiles SQL per field per row (~100 µs a row); this
-    is the same INSERT ... ON CONFLICT DO NOTHING without that cost: on PostgreSQL the
-    columns go as arrays through unnest(), on SQLite through executemany."""
-    if not rows:
+def _insert_returning(
+    patient_id: int, pairs: list[tuple[ReadingIn, int]], now: dt.datetime, source: str
+) -> set[Key]:
+    """PostgreSQL: the batch goes as one JSON parameter, unpacked by json_to_recordset, and
+    INSERT ... ON CONFLICT DO NOTHING RETURNING tells which rows were new - one round trip,
+    and none of the per-field SQL compiling of bulk_create (~100 µs a row)."""
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(name) for name in INSERT_COLUMNS)
+    rows = json.dumps(
+        [
+            {
+                "device_id": device_id,
+                "measure": reading.measure,
+                "value": reading.value,
+                "unit": reading.unit,
+                "original_value": reading.original_value,
+                "original_unit": reading.original_unit,
+                "effective_at": reading.effective_at.isoformat(),
+            }
+            for reading, device_id in pairs
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) "  # noqa: S608 - names from our model
+            "SELECT %s, r.device_id, r.measure, r.value, r.unit, r.original_value, "
+            "r.original_unit, r.effective_at, %s, %s, %s, '' "
+            "FROM json_to_recordset(%s::json) AS r(device_id bigint, measure varchar, "
+            "value float8, unit varchar, original_value float8, original_unit varchar, "
+            "effective_at timestamptz) "
+            "ON CONFLICT DO NOTHING RETURNING device_id, measure, effective_at",
+            [patient_id, now, source, ReadingStatus.VALID.value, rows],
+        )
+        return {(int(d), str(m), at) for d, m, at in cursor.fetchall()}
+
+
+def _insert_many(
+    patient_id: int, pairs: list[tuple[ReadingIn, int]], now: dt.datetime, source: str
+) -> None:
+    """SQLite: executemany of one INSERT ... ON CONFLICT DO NOTHING in the transaction."""
+    if not pairs:
         return
     table = connection.ops.quote_name(Reading._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(name) for name, _ in INSERT_COLUMNS)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for _, kind in INSERT_COLUMNS)
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-                "ON CONFLICT DO NOTHING",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-        else:
-            # Django's own SQLite format for aware datetimes: naive UTC text.
-            def adapt(moment: dt.datetime) -> str:
-                return str(moment.astimezone(dt.UTC).replace(tzinfo=None))
+    names = ", ".join(connection.ops.quote_name(name) for name in INSERT_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
 
-            at, received = 7, 8
-            placeholders = ", ".join(["%s"] * len(INSERT_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
-                "ON CONFLICT DO NOTHING",
-                [
-                    (*row[:at], adapt(row[at]), adapt(row[received]), *row[received + 1 :])
-                    for row in rows
-                ],
-            )
+    def text(moment: dt.datetime) -> str:  # Django's SQLite format: naive UTC
+        return str(moment.astimezone(dt.UTC).replace(tzinfo=None))
+
+    received = text(now)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
+            "ON CONFLICT DO NOTHING",
+            [
+                (
+                    patient_id,
+                    device_id,
+                    reading.measure,
+                    reading.value,
+                    reading.unit,
+                    reading.original_value,
+                    reading.original_unit,
+                    text(reading.effective_at),
+                    received,
+                    source,
+                    ReadingStatus.VALID.value,
+                    "",
+                )
+                for reading, device_id in pairs
+            ],
+        )
 
 
 def do_ingest_readings(
@@ -650,30 +722,15 @@ def do_ingest_readings(
     pairs, foreign = _resolve_devices(device, readings, result.errors)
     now = clock.now()
     with transaction.atomic():
-        fresh, result.duplicates = _split_duplicates(pairs)
+        fresh, result.duplicates = _store_readings(device.patient_id, pairs, now, source)
         found = _judge(device.patient_id, fresh, thresholds)
-        _insert_readings(
-            [
-                (
-                    device.patient_id,
-                    device_id,
-                    reading.measure,
-                    reading.value,
-                    reading.unit,
-                    reading.original_value,
-                    reading.original_unit,
-                    reading.effective_at,
-                    now,
-                    source,
-                    ReadingStatus.VALID.value,
-                    "",
-                )
-                for reading, device_id in fresh
-            ]
-        )
         result.accepted = len(fresh)
         if found:
-            result.alerts = _raise_alerts(device.patient_id, found, now)
+            episodes: dict[str, int | None] = {}
+            for enrollment in enrollments:
+                for measure in enrollment.program.measures:
+                    episodes.setdefault(measure, enrollment.episode_id)
+            result.alerts = _raise_alerts(device.patient_id, found, now, episodes)
         if device.last_seen_at is None or now - device.last_seen_at > DEVICE_LAST_SEEN_PRECISION:
             Device.objects.filter(pk=device.pk).update(last_seen_at=now)
         # Last, so the audit chain's lock is held only for the commit.
@@ -722,7 +779,10 @@ def _reading_ids(patient_id: int, found: dict[str, _Found]) -> dict[str, int]:
 
 
 def _raise_alerts(
-    patient_id: int, found: dict[str, _Found], now: dt.datetime
+    patient_id: int,
+    found: dict[str, _Found],
+    now: dt.datetime,
+    episodes: dict[str, int | None],
 ) -> list[AlertOutcome]:
     """Open an alert (and its work item, and the patient's notice) per measure, or add the
     readings to the alert already open for that measure; a critical reading escalates an open
@@ -767,7 +827,7 @@ def _raise_alerts(
                 )
             else:
                 _enqueue_alert(patient, alert, now)
-                _tell_patient(patient, alert)
+                _tell_patient(patient, alert, episodes.get(measure))
                 _audit(
                     "rpm.alert.open",
                     None,
@@ -796,7 +856,7 @@ def _raise_alerts(
         if escalated:
             alert.refresh_from_db()
             _escalate_work_item(patient, alert, now)
-            _tell_patient(patient, alert)
+            _tell_patient(patient, alert, episodes.get(measure))
             _audit(
                 "rpm.alert.escalate",
                 None,
@@ -851,12 +911,30 @@ def _escalate_work_item(patient: User, alert: Alert, now: dt.datetime) -> None:
         do_requeue(item.pk, due_at=min(item.due_at, now + alert_due(alert.severity)))
 
 
-def _tell_patient(patient: User, alert: Alert) -> None:
+def _tell_patient(patient: User, alert: Alert, episode_id: int | None) -> None:
+    """In the app now (with what to do); and, once the readings are committed, the same
+    words as a system message in the patient's monitoring thread, which the care team sees
+    too (carepath.messaging nudges by e-mail/SMS, without health information)."""
     from carepath.notifications.actions import notify_user
 
     title, body = alert_message(alert.measure, alert.direction, alert.severity)
     notify_user(patient, kind="rpm_alert", title=title, body=body, url="/rpm/")
-    _nudge_by_email(patient)
+    transaction.on_commit(partial(_message_patient, patient.pk, episode_id, body), robust=True)
+
+
+def _message_patient(patient_id: int, episode_id: int | None, body: str) -> None:
+    """(After commit.) A failure here never costs a reading: they are committed already; the
+    patient is then nudged by e-mail instead, and the in-app notice stands."""
+    from carepath.care.models import Episode
+    from carepath.messaging.actions import do_send_system_message
+
+    patient = User.objects.get(pk=patient_id)
+    episode = Episode.objects.filter(pk=episode_id).first() if episode_id else None
+    try:
+        do_send_system_message(patient, subject=MESSAGE_SUBJECT, body=body, episode=episode)
+    except Exception:
+        logger.exception("rpm alert: system message not posted; e-mailing a nudge instead")
+        _nudge_by_email(patient)
 
 
 def _close_alert(alert: Alert, by: User | None, note: str, now: dt.datetime) -> None:

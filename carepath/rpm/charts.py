@@ -18,9 +18,11 @@ from django.utils.safestring import SafeString, mark_safe
 from carepath.rpm.measures import spec_of
 from carepath.rpm.thresholds import LEVEL_BANDS
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 16, 16, 36
-MAX_POINTS = 240
+# A narrow drawing, so its text stays legible when a phone scales it down.
+WIDTH, HEIGHT = 480, 270
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 32
+MAX_POINTS = 160
+FONT = 14
 
 COLORS = {
     "line": "#0b6e6e",
@@ -163,13 +165,13 @@ def render_chart(
             f'stroke="{COLORS["grid"]}" stroke-width="1"/>'
         )
         out.append(
-            f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11" '
+            f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="{FONT}" '
             f'fill="{COLORS["axis"]}">{_fmt(tick, 0 if step >= 1 else 1)}</text>'
         )
         tick += step
     # X labels: about six dates in the viewer's zone.
     days = max(1, (end - start).days)
-    every = max(1, math.ceil(days / 6))
+    every = max(1, math.ceil(days / 4))
     first_day = start.astimezone(zone).date() + dt.timedelta(days=1)
     for n in range(0, days, every):
         day = first_day + dt.timedelta(days=n)
@@ -183,7 +185,7 @@ def render_chart(
         )
         out.append(
             f'<text x="{tx:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-            f'font-size="11" fill="{COLORS["axis"]}">{day:%b} {day.day}</text>'
+            f'font-size="{FONT}" fill="{COLORS["axis"]}">{day:%b} {day.day}</text>'
         )
     # Axes.
     out.append(
@@ -193,10 +195,6 @@ def render_chart(
     out.append(
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" '
         f'stroke="{COLORS["axis"]}" stroke-width="1"/>'
-    )
-    out.append(
-        f'<text x="4" y="{TOP + 4}" font-size="11" fill="{COLORS["axis"]}">'
-        f"{escape(spec.unit_label)}</text>"
     )
     # Thresholds: dashed warning lines, solid critical lines, labelled at the right.
     for band, bound in levels.items():
@@ -209,7 +207,7 @@ def render_chart(
         )
         word = "critical" if band.startswith("critical") else "warning"
         out.append(
-            f'<text x="{WIDTH - RIGHT - 4}" y="{ty - 4:.1f}" text-anchor="end" font-size="10" '
+            f'<text x="{WIDTH - RIGHT - 4}" y="{ty - 4:.1f}" text-anchor="end" font-size="{FONT - 1}" '
             f'fill="{color}">{word} {_fmt(bound, spec.decimals)}</text>'
         )
     # Data.
@@ -227,7 +225,7 @@ def render_chart(
             f'<polyline points="{line}" fill="none" stroke="{COLORS["line"]}" stroke-width="2" '
             f'stroke-linejoin="round"/>'
         )
-    if len(buckets) <= 120:
+    if len(buckets) <= 90:
         for at, mean, _, _ in buckets:
             crossed = _crossed(mean, levels)
             color = COLORS[crossed] if crossed else COLORS["line"]
@@ -235,7 +233,7 @@ def render_chart(
     if not points:
         out.append(
             f'<text x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
-            f'font-size="14" fill="{COLORS["axis"]}">No readings in this period</text>'
+            f'font-size="{FONT + 2}" fill="{COLORS["axis"]}">No readings in this period</text>'
         )
     out.append("</svg>")
     return Chart(

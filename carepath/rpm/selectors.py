@@ -265,7 +265,7 @@ class MonitoredPatient:
     last_reading_at: dt.datetime | None
 
 
-def monitored_patient_ids(user: User) -> QuerySet[Enrollment]:
+def monitored_enrollments(user: User) -> QuerySet[Enrollment]:
     """Enrollments the user may list: staff with a care relationship see their patients;
     coordinators and admins (who run RPM billing) see every enrolled patient."""
     enrollments = Enrollment.objects.filter(ended_at__isnull=True)
@@ -280,7 +280,7 @@ def monitored_patient_ids(user: User) -> QuerySet[Enrollment]:
 
 def monitored_patients(user: User, limit: int = 200) -> list[MonitoredPatient]:
     enrollments = list(
-        monitored_patient_ids(user).select_related("patient", "program").order_by("patient_id")
+        monitored_enrollments(user).select_related("patient", "program").order_by("patient_id")
     )
     by_patient: dict[int, MonitoredPatient] = {}
     for enrollment in enrollments:

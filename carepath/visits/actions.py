@@ -473,7 +473,9 @@ def do_check_in(participant_id: int, *, camera: bool, microphone: bool) -> Parti
     scheduled visit's patient goes onto the clinician queue as a waiting_room work item."""
     with transaction.atomic():
         participant = (
-            Participant.objects.select_for_update().select_related("visit").get(pk=participant_id)
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("visit")
+            .get(pk=participant_id)
         )
         visit = participant.visit
         _check_live(visit)
@@ -617,7 +619,11 @@ def do_admit(clinician: User, visit_id: int, participant_id: int) -> Participant
         raise _not_found()
     _check_clinician(clinician, visit, "visit.admit")
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().select_related("appointment").get(pk=visit_id)
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("appointment")
+            .get(pk=visit_id)
+        )
         _check_live(visit)
         participant = (
             Participant.objects.select_for_update().filter(visit=visit, pk=participant_id).first()
@@ -650,7 +656,7 @@ def do_remove_participant(clinician: User, visit_id: int, participant_id: int) -
     _check_clinician(clinician, visit, "visit.remove")
     with transaction.atomic():
         participant = (
-            Participant.objects.select_for_update()
+            Participant.objects.select_for_update(of=("self",))
             .select_related("visit")
             .filter(visit_id=visit_id, pk=participant_id)
             .first()
@@ -793,14 +799,16 @@ def do_join_room(participant_id: int, channel_name: str, session: str) -> Joined
     """An admitted participant's socket enters the room (a reconnect replaces the old one)."""
     with transaction.atomic():
         participant = (
-            Participant.objects.select_for_update().select_related("visit").get(pk=participant_id)
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("visit")
+            .get(pk=participant_id)
         )
         visit = participant.visit
         if participant.state != AdmissionState.ADMITTED:
             raise ActionRefused("not_admitted", "Wait for the clinician to admit you.", status=403)
         _check_live(visit)
         peers = room_peers(visit.pk, exclude=participant.pk)
-        if len(peers) >= settings.VISIT_MAX_PARTICIPANTS:
+        if len(peers) >= settings.VISIT_MAX_PARTICIPANTS - 1:
             raise ActionRefused("room_full", "This visit is full.", status=409)
         rejoin = bool(participant.room_channel) and participant.room_session == session
         now = clock.now()
@@ -829,7 +837,7 @@ def do_leave_room(participant_id: int, channel_name: str) -> bool:
     a replaced socket closing late changes nothing."""
     with transaction.atomic():
         participant = (
-            Participant.objects.select_for_update()
+            Participant.objects.select_for_update(of=("self",))
             .select_related("visit")
             .filter(pk=participant_id, room_channel=channel_name)
             .first()
@@ -994,7 +1002,11 @@ def do_end_visit(user: User, visit_id: int) -> Visit:
         raise _not_found()
     _check_clinician(user, visit, "visit.end")
     with transaction.atomic():
-        locked = Visit.objects.select_for_update().select_related("encounter").get(pk=visit_id)
+        locked = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("encounter")
+            .get(pk=visit_id)
+        )
         if locked.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
             return locked
         now = clock.now()

@@ -213,13 +213,32 @@ def waiting_room(request: HttpRequest, visit_id: int) -> HttpResponse:
     if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
         return render(request, "visits/ended.html", _context(participant))
     context = _context(participant)
+    context["zone"] = participant.user.time_zone if participant.user else "UTC"
     context["estimate"] = estimate_wait(visit)
     context["on_demand"] = visit.kind == VisitKind.ON_DEMAND
     return render(request, "visits/wait.html", context)
 
 
+def _take_claimed_request(request: HttpRequest, visit_id: int) -> None:
+    """A clinician who claimed an on-demand request in the queue and opens it: they take the
+    visit (and the patient is brought in)."""
+    user = _signed_in(request)
+    if user is None or user.role != Role.CLINICIAN:
+        return
+    visit = (
+        Visit.objects.select_related("work_item")
+        .filter(pk=visit_id, kind=VisitKind.ON_DEMAND, clinician__isnull=True)
+        .first()
+    )
+    if visit is None or visit.work_item is None:
+        return
+    if visit.work_item.claimed_by_id == user.pk and visit.work_item.status == "claimed":
+        actions.do_take_on_demand(user, visit.pk)
+
+
 @never_cache
 def room(request: HttpRequest, visit_id: int) -> HttpResponse:
+    _take_claimed_request(request, visit_id)
     participant = _page_participant(request, visit_id, "visit.room")
     visit = participant.visit
     if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):

@@ -26,9 +26,7 @@ def _isolated_layers() -> Iterator[None]:
         else conf
         for alias, conf in settings.CHANNEL_LAYERS.items()
     }
-    caches = {
-        alias: {**conf, "KEY_PREFIX": prefix} for alias, conf in settings.CACHES.items()
-    }
+    caches = {alias: {**conf, "KEY_PREFIX": prefix} for alias, conf in settings.CACHES.items()}
     media = Path(tempfile.mkdtemp(prefix="carepath-msg-files-"))
     with override_settings(
         CHANNEL_LAYERS=layers,
@@ -61,4 +59,3 @@ def flushable_db(transactional_db: None, django_db_blocker: Any) -> Iterator[Non
     yield
     with django_db_blocker.unblock():
         drop_audit_triggers()
-

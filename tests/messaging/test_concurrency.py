@@ -33,7 +33,7 @@ def test_concurrent_senders_get_unique_contiguous_seqs(alice: User, dr_tex: User
             barrier.wait()
             for n in range(PER_SENDER):
                 do_send_message(author, Thread.objects.get(pk=thread.pk), f"{author.pk}:{n}")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -79,7 +79,9 @@ def test_strangers_get_an_audited_404(
         client = client_for(user)
         assert client.get(f"{API}/threads/{thread.pk}").status_code == 404
         assert client.get(f"{API}/threads/{thread.pk}/messages").status_code == 404
-        assert post(client, f"{API}/threads/{thread.pk}/messages", {"body": "hi"}).status_code == 404
+        assert (
+            post(client, f"{API}/threads/{thread.pk}/messages", {"body": "hi"}).status_code == 404
+        )
         assert client.get(f"/messages/{thread.pk}/").status_code == 404
         assert client.get(f"{API}/threads").json() == []
         denied = AuditEvent.objects.filter(actor_id=user.pk, outcome="denied", patient_id=alice.pk)
@@ -87,10 +89,15 @@ def test_strangers_get_an_audited_404(
         assert denied.filter(action="message.send").exists()
     assert Message.objects.filter(thread=thread).count() == 1
     # bob may not start a thread about alice, nor may a patient open a clinicians' thread.
-    assert post(
-        client_for(bob), f"{API}/threads", {"subject": "x", "body": "y", "patient_id": alice.pk}
-    ).status_code == 404
-    refused = post(client_for(alice), f"{API}/threads", {"subject": "x", "body": "y", "kind": "clinician"})
+    assert (
+        post(
+            client_for(bob), f"{API}/threads", {"subject": "x", "body": "y", "patient_id": alice.pk}
+        ).status_code
+        == 404
+    )
+    refused = post(
+        client_for(alice), f"{API}/threads", {"subject": "x", "body": "y", "kind": "clinician"}
+    )
     assert refused.status_code == 403
 
 
@@ -121,8 +128,13 @@ def test_clinician_thread_is_for_its_participants_not_the_patient(
     bad = post(
         client_for(team),
         f"{API}/threads",
-        {"kind": "clinician", "patient_id": alice.pk, "subject": "x", "body": "y",
-         "participant_ids": [alice.pk]},
+        {
+            "kind": "clinician",
+            "patient_id": alice.pk,
+            "subject": "x",
+            "body": "y",
+            "participant_ids": [alice.pk],
+        },
     )
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "unknown_participant"
@@ -133,11 +145,19 @@ def test_one_patient_thread_per_episode(alice: User, team: User) -> None:
 
     episode = do_open_episode(alice, title="Rash, Nov 2026")
     first, _ = do_start_thread(
-        alice, kind=ThreadKind.PATIENT, patient_id=alice.pk, subject="Rash", body="one",
+        alice,
+        kind=ThreadKind.PATIENT,
+        patient_id=alice.pk,
+        subject="Rash",
+        body="one",
         episode_id=episode.pk,
     )
     again, _ = do_start_thread(
-        alice, kind=ThreadKind.PATIENT, patient_id=alice.pk, subject="Rash again", body="two",
+        alice,
+        kind=ThreadKind.PATIENT,
+        patient_id=alice.pk,
+        subject="Rash again",
+        body="two",
         episode_id=episode.pk,
     )
     assert again.pk == first.pk
@@ -206,7 +226,11 @@ def test_entered_in_error_is_struck_through_with_the_reason_and_audited(
     assert message.body == "Take 500 mg twice a day"
     assert Message.objects.filter(thread=thread).count() == 2
     event = AuditEvent.objects.get(action="message.entered_in_error", outcome="allowed")
-    assert (event.actor_id, event.patient_id, event.object_id) == (team.pk, alice.pk, str(message.pk))
+    assert (event.actor_id, event.patient_id, event.object_id) == (
+        team.pk,
+        alice.pk,
+        str(message.pk),
+    )
     page = client_for(alice).get(f"/messages/{thread.pk}/").content.decode()
     assert "<del>Take 500 mg twice a day</del>" in page
     assert "Entered in error: Wrong dose; see next message" in page
@@ -298,7 +322,9 @@ def test_patient_message_is_one_work_item_with_an_sla_and_a_reply_completes_it(
     assert page.status_code == 200
     assert "Waiting for a reply from the care team" in page.content.decode()
     # The reply completes it.
-    assert post(doctor, f"{API}/threads/{thread.pk}/messages", {"body": "Try this"}).status_code == 201
+    assert (
+        post(doctor, f"{API}/threads/{thread.pk}/messages", {"body": "Try this"}).status_code == 201
+    )
     item.refresh_from_db()
     assert item.status == WorkItemStatus.DONE
     assert item.claimed_by_id == dr_tex.pk
@@ -349,7 +375,9 @@ def test_nudge_has_no_health_information_and_is_rate_limited(
     clock.freeze(dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC))
     mail.outbox.clear()
     holder: list[Thread] = []
-    committed(lambda: holder.append(patient_thread(alice, "My rash is bleeding", "Rash after biopsy")))
+    committed(
+        lambda: holder.append(patient_thread(alice, "My rash is bleeding", "Rash after biopsy"))
+    )
     thread = holder[0]
     assert len(mail.outbox) == 1
     nudge = mail.outbox[0]
@@ -384,7 +412,9 @@ def test_no_nudge_for_what_was_already_read(alice: User, team: User) -> None:
     mail.outbox.clear()
     from carepath.messaging.tasks import deliver_nudges
 
-    Participant.objects.filter(thread=thread, user=team).update(last_read_seq=5, last_nudged_at=None)
+    Participant.objects.filter(thread=thread, user=team).update(
+        last_read_seq=5, last_nudged_at=None
+    )
     assert deliver_nudges(Message.objects.get(thread=thread, seq=1).pk) == 0
     assert mail.outbox == []
 
@@ -398,30 +428,45 @@ def test_search_is_scoped_and_audited(
     mine = patient_thread(alice, "The spot is itchy at night")
     patient_thread(bob, "Itchy eyes")
     do_start_thread(
-        team, kind=ThreadKind.CLINICIAN, patient_id=alice.pk, subject="Colleagues",
+        team,
+        kind=ThreadKind.CLINICIAN,
+        patient_id=alice.pk,
+        subject="Colleagues",
         body="Itchy lesion, thoughts?",
     )
     url = f"{API}/search"
-    own = client_for(alice).get(url, {"patient_id": alice.pk, "q": "ITCHY"}).json()
+    own = client_for(alice).get(url, {"patient_id": str(alice.pk), "q": "ITCHY"}).json()
     assert [m["body"] for m in own] == ["The spot is itchy at night"]
     assert own[0]["thread_id"] == mine.pk
-    staff = client_for(team).get(url, {"patient_id": alice.pk, "q": "itchy"}).json()
-    assert sorted(m["body"] for m in staff) == ["Itchy lesion, thoughts?", "The spot is itchy at night"]
-    assert client_for(alice).get(url, {"patient_id": bob.pk, "q": "itchy"}).status_code == 404
-    assert client_for(dr_ny).get(url, {"patient_id": alice.pk, "q": "itchy"}).status_code == 404
+    staff = client_for(team).get(url, {"patient_id": str(alice.pk), "q": "itchy"}).json()
+    assert sorted(m["body"] for m in staff) == [
+        "Itchy lesion, thoughts?",
+        "The spot is itchy at night",
+    ]
+    assert client_for(alice).get(url, {"patient_id": str(bob.pk), "q": "itchy"}).status_code == 404
+    assert (
+        client_for(dr_ny).get(url, {"patient_id": str(alice.pk), "q": "itchy"}).status_code == 404
+    )
     assert AuditEvent.objects.filter(
         action="message.search", outcome="denied", actor_id=dr_ny.pk, patient_id=alice.pk
     ).exists()
-    allowed = AuditEvent.objects.filter(action="message.search", outcome="allowed", actor_id=alice.pk)
+    allowed = AuditEvent.objects.filter(
+        action="message.search", outcome="allowed", actor_id=alice.pk
+    )
     assert allowed.get().detail == {"results": 1, "query_length": 5}
     # The page: patients search their own, staff name the patient.
     page = client_for(alice).get("/messages/search/", {"q": "itchy"}).content.decode()
     assert "The spot is itchy at night" in page
     assert "Itchy eyes" not in page
     assert "Itchy lesion" not in page
-    staff_page = client_for(team).get("/messages/search/", {"patient": alice.pk, "q": "lesion"})
+    staff_page = client_for(team).get(
+        "/messages/search/", {"patient": str(alice.pk), "q": "lesion"}
+    )
     assert "Itchy lesion, thoughts?" in staff_page.content.decode()
-    assert client_for(dr_ny).get("/messages/search/", {"patient": alice.pk, "q": "x"}).status_code == 404
+    assert (
+        client_for(dr_ny).get("/messages/search/", {"patient": str(alice.pk), "q": "x"}).status_code
+        == 404
+    )
 
 
 # --- Attachments ------------------------------------------------------------------------------
@@ -466,7 +511,8 @@ def test_attachments_go_through_the_upload_pipeline(
     assert [a["name"] for a in sent.json()["attachments"]] == ["b.png"]
     # Someone else's file cannot be attached.
     theirs = post(
-        client_for(team), f"{API}/threads/{thread.pk}/messages",
+        client_for(team),
+        f"{API}/threads/{thread.pk}/messages",
         {"attachment_ids": [stored.json()["id"]]},
     )
     assert theirs.status_code == 400
@@ -482,11 +528,15 @@ def test_quick_replies(
     mine = post(client_for(team), url, {"title": "Photo please", "body": "Please send a photo."})
     assert mine.status_code == 201
     clinic = post(
-        client_for(cody), url,
+        client_for(cody),
+        url,
         {"title": "Hours", "body": "We answer within one working day.", "clinic_wide": True},
     )
     assert clinic.status_code == 201
-    assert post(client_for(team), url, {"title": "x", "body": "y", "clinic_wide": True}).status_code == 403
+    assert (
+        post(client_for(team), url, {"title": "x", "body": "y", "clinic_wide": True}).status_code
+        == 403
+    )
     assert client_for(alice).get(url).status_code == 403
     assert {t["title"] for t in client_for(team).get(url).json()} == {"Photo please", "Hours"}
     assert {t["title"] for t in client_for(dr_ny).get(url).json()} == {"Hours"}
@@ -515,13 +565,15 @@ def test_patient_pages(alice: User, team: User, client_for: ClientFor) -> None:
     client = client_for(alice)
     assert client.get("/messages/new/").status_code == 200
     response = client.post(
-        "/messages/new/", {"subject": "Side effects", "body": "I feel dizzy", "idempotency_key": "p1"}
+        "/messages/new/",
+        {"subject": "Side effects", "body": "I feel dizzy", "idempotency_key": "p1"},
     )
     assert response.status_code == 302
     thread = Thread.objects.get(subject="Side effects")
     assert response["Location"] == f"/messages/{thread.pk}/"
     again = client.post(
-        "/messages/new/", {"subject": "Side effects", "body": "I feel dizzy", "idempotency_key": "p1"}
+        "/messages/new/",
+        {"subject": "Side effects", "body": "I feel dizzy", "idempotency_key": "p1"},
     )
     assert again["Location"] == f"/messages/{thread.pk}/"
     assert Thread.objects.filter(subject="Side effects").count() == 1
@@ -529,7 +581,8 @@ def test_patient_pages(alice: User, team: User, client_for: ClientFor) -> None:
     assert "I feel dizzy" in page
     assert 'data-message-list data-thread-id="' in page
     assert "js/messaging/thread.js" in page
-    assert "<script>" not in page and "style=" not in page
+    assert "<script>" not in page
+    assert "style=" not in page
     sent = client.post(f"/messages/{thread.pk}/", {"body": "Also nausea", "idempotency_key": "p2"})
     assert sent.status_code == 302
     client.post(f"/messages/{thread.pk}/", {"body": "Also nausea", "idempotency_key": "p2"})
@@ -567,9 +620,7 @@ def test_staff_start_a_thread_from_the_page(
     assert Thread.objects.count() == 1
 
 
-def test_staff_add_a_colleague(
-    alice: User, team: User, dr_ny: User, client_for: ClientFor
-) -> None:
+def test_staff_add_a_colleague(alice: User, team: User, dr_ny: User, client_for: ClientFor) -> None:
     thread = patient_thread(alice)
     url = f"{API}/threads/{thread.pk}/participants"
     assert post(client_for(alice), url, {"user_id": dr_ny.pk}).status_code == 403
@@ -582,10 +633,11 @@ def test_staff_add_a_colleague(
 def test_system_message_reaches_the_patient_without_a_work_item(alice: User, team: User) -> None:
     from carepath.messaging.actions import do_send_system_message
 
-    first = do_send_system_message(alice, subject="Monitoring", body="Your blood pressure was high.")
+    first = do_send_system_message(
+        alice, subject="Monitoring", body="Your blood pressure was high."
+    )
     second = do_send_system_message(alice, subject="Monitoring", body="Please recheck it.")
     assert first.thread_id == second.thread_id
     assert first.author is None
     assert not WorkItem.objects.filter(subject_type="message_thread").exists()
     assert Participant.objects.filter(thread_id=first.thread_id, user=alice).exists()
-

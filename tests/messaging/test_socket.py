@@ -51,7 +51,8 @@ async def setup_thread() -> tuple[dict[str, Any], Thread]:
 
 
 async def send(author: User, thread: Thread, body: str) -> Message:
-    return await database_sync_to_async(do_send_message)(author, thread, body)
+    message: Message = await database_sync_to_async(do_send_message)(author, thread, body)
+    return message
 
 
 async def test_reconnect_with_last_id_receives_exactly_the_ten_missed_in_order() -> None:
@@ -93,7 +94,9 @@ async def test_resume_frame_on_an_open_socket_replays_from_that_seq() -> None:
     socket = await socket_for(who["alice"], thread.pk)  # no after: live only
     assert (await socket.connect())[0]
     hello = await socket.receive_json_from(timeout=5)
-    assert hello == {"type": "hello", "thread_id": thread.pk, "last_seq": 4}
+    assert hello["type"] == "hello"
+    assert (hello["thread_id"], hello["last_seq"]) == (thread.pk, 4)
+    assert hello["receipts"] == {str(who["alice"].pk): 1, str(who["dr_tex"].pk): 4}
     assert await socket.receive_nothing(timeout=0.2)
     await socket.send_json_to({"type": "resume", "after": 2})
     frames = await frames_until(socket, "resumed")

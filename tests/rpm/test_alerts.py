@@ -7,6 +7,7 @@ from django.test import Client
 
 from carepath.accounts.models import User
 from carepath.audit.models import AuditEvent
+from carepath.messaging.models import Message, Thread
 from carepath.notifications.models import Notification
 from carepath.rpm.actions import do_enroll, do_register_device, do_set_thresholds
 from carepath.rpm.models import Alert, Enrollment
@@ -29,6 +30,7 @@ def test_readings_past_thresholds_open_alerts_in_the_queue_by_severity(
     dr_ny: User,
     client_for: Any,
     django_capture_on_commit_callbacks: Any,
+    enrolled_alice: Enrollment,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         body = post_ndjson(
@@ -70,11 +72,16 @@ def test_readings_past_thresholds_open_alerts_in_the_queue_by_severity(
     assert "call 911" in critical_notice.body
     assert "chest pain" in critical_notice.body
     assert "will contact you" in critical_notice.body
-    assert len(mail.outbox) == 2
+    # The same words reach the monitoring episode's thread as a system message, which the
+    # care team sees too; e-mail nudges (to Alice and to her care team) say nothing about
+    # health.
+    thread = Thread.objects.get(patient=alice, episode=enrolled_alice.episode)
+    bodies = list(Message.objects.filter(thread=thread).values_list("body", flat=True))
+    assert any("call 911 now" in body for body in bodies)
+    assert any(alice.email in m.to for m in mail.outbox)
     for message in mail.outbox:
-        assert message.to == [alice.email]
         text = f"{message.subject} {message.body}".lower()
-        for word in ("blood", "pressure", "reading", "monitor", "high", "mm[hg]"):
+        for word in ("blood", "pressure", "reading", "monitor", "high", "mm[hg]", "911"):
             assert word not in text
 
 

@@ -321,3 +321,21 @@ def test_no_monitoring_without_consent(programs: list[Program], bob: User, dr_ny
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "not_enrolled"
     assert Reading.objects.count() == 0
+
+
+def test_a_large_fhir_bundle_beyond_djangos_form_size_limit(cuff_client: Client) -> None:
+    entries = [
+        observation("8867-4", 60 + n % 30, "/min", NOW - dt.timedelta(minutes=n),
+                    id=f"obs-{n}", note=[{"text": "resting, seated, left wrist " * 4}])
+        for n in range(6000)
+    ]
+    body = json.dumps({"resourceType": "Bundle", "type": "batch", "entry": entries})
+    assert len(body) > 2_621_440  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    started = time.perf_counter()
+    response = cuff_client.post(
+        "/api/v1/rpm/readings/fhir", body, content_type="application/fhir+json"
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["accepted"] == 6000
+    assert elapsed < 30

@@ -2,6 +2,7 @@
 tests/browser (reused, not copied) for the visit browser tests."""
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,7 +67,15 @@ def visit(alice: User, dr_tex: User) -> Visit:
 
 @pytest.fixture
 def visit_factory() -> Callable[..., Visit]:
-    return make_visit
+    """More visits; each starts an hour after the last one made here, so one clinician's
+    appointments never overlap (PostgreSQL refuses double booking)."""
+    made = itertools.count(2)
+
+    def make(patient: User, clinician: User, **options: Any) -> Visit:
+        options.setdefault("starts_at", clock.now() + dt.timedelta(hours=next(made)))
+        return make_visit(patient, clinician, **options)
+
+    return make
 
 
 @pytest.fixture

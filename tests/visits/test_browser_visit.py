@@ -18,7 +18,7 @@ from carepath.core import clock
 from carepath.visits import actions
 from carepath.visits.models import Visit, VisitEvent, VisitEventKind
 from tests.browser.conftest import NewContext
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import layout_problems, sign_in
 from tests.visits.turn import TurnServer, start_turn
 
 pytestmark = pytest.mark.browser
@@ -96,6 +96,7 @@ def test_waiting_room_admission_video_chat_third_participant_and_audio_only(
     expect(patient.locator("#wait-status")).to_contain_text("You are checked in", timeout=WAIT_MS)
     expect(patient.locator("#device-result")).to_contain_text("Camera: working")
     screens(patient, "waiting-room")
+    assert layout_problems(patient) == []
 
     # The clinician joins and sees alice waiting; nobody is in the call until admitted.
     doctor_context = new_context(viewport={"width": 1280, "height": 900})
@@ -179,6 +180,7 @@ def test_waiting_room_admission_video_chat_third_participant_and_audio_only(
         in_thread(lambda: Visit.objects.get(pk=visit.pk).encounter_id),
     )
     screens(patient, "audio-only")
+    assert layout_problems(patient) == []
 
 
 @pytest.fixture

@@ -226,3 +226,18 @@ def test_implausible_vitals_are_refused(
     actions.do_admit(dr_tex, visit.pk, patient.pk)
     status, body = post(client_for(dr_tex), f"/{visit.pk}/vitals", {"values": values})
     assert status == 422, body
+
+
+def test_claiming_in_the_queue_then_opening_the_visit_brings_the_patient_in(
+    alice: User, dr_tex: User, client_for: ClientFor
+) -> None:
+    from carepath.workqueue.actions import do_claim
+
+    visit = actions.do_request_on_demand(alice, reason="cough")
+    assert visit.work_item is not None
+    do_claim(dr_tex, visit.work_item.pk)
+    response = client_for(dr_tex).get(f"/visits/{visit.pk}/")
+    assert response.status_code == 200
+    visit.refresh_from_db()
+    assert visit.clinician_id == dr_tex.pk
+    assert Participant.objects.get(visit=visit, user=alice).state == AdmissionState.ADMITTED

@@ -55,6 +55,24 @@ function bodyWithBreaks(text) {
   return fragment;
 }
 
+// Times in the viewer's own zone (their profile's, like the server-rendered ones).
+function formatTime(iso) {
+  const options = {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  };
+  const zone = list?.dataset.tz;
+  try {
+    return new Date(iso).toLocaleString("en-US", zone ? { ...options, timeZone: zone } : options);
+  } catch {
+    return new Date(iso).toLocaleString("en-US", options);
+  }
+}
+
 function renderMessage(message, me, threadId) {
   const item = el("li", "message");
   if (message.author_id === me) item.classList.add("mine");
@@ -64,10 +82,7 @@ function renderMessage(message, me, threadId) {
 
   const meta = el("p", "meta");
   meta.append(el("strong", "", message.author_name), document.createTextNode(" · "));
-  const time = el("time", "", new Date(message.created_at).toLocaleString([], {
-    dateStyle: "medium",
-    timeStyle: "short",
-  }));
+  const time = el("time", "", formatTime(message.created_at));
   time.dateTime = message.created_at;
   meta.append(time);
   item.append(meta);
@@ -178,7 +193,11 @@ function liveThread() {
     } else if (data.type === "read") {
       receipts[data.user_id] = data.seq;
       showReceipts(me);
-    } else if (data.type === "resumed" || data.type === "hello") {
+    } else if (data.type === "hello") {
+      Object.assign(receipts, data.receipts || {});
+      showReceipts(me);
+      setStatus("Live: new messages appear here.");
+    } else if (data.type === "resumed") {
       setStatus("Live: new messages appear here.");
     }
   };

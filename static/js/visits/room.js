@@ -199,6 +199,7 @@ function peerState(peer, connectionState) {
 
 function enableControls(on) {
   for (const id of ["mute-button", "camera-button", "mode-button", "leave-button"]) $(id).disabled = !on;
+  if (on && state.mode !== "video") $("camera-button").disabled = true;
 }
 
 async function applyMode(mode, { announce }) {
@@ -209,6 +210,7 @@ async function applyMode(mode, { announce }) {
   banner.hidden = mode === "video";
   banner.textContent = mode === "audio" ? "Audio-only visit: cameras are off." : mode === "chat" ? "Chat-only visit: cameras and microphones are off." : "";
   $("mode-button").textContent = mode === "video" ? "Switch to audio only" : "Switch to video";
+  $("camera-button").disabled = mode !== "video" || !state.joined;
   if (announce) signal.send({ type: "mode", mode });
   if (mode === "video") {
     if (!localStream.getVideoTracks().some((track) => track.readyState === "live")) {
