@@ -207,8 +207,8 @@ def render_chart(
         )
         word = "critical" if band.startswith("critical") else "warning"
         out.append(
-            f'<text x="{WIDTH - RIGHT - 4}" y="{ty - 4:.1f}" text-anchor="end" font-size="{FONT - 1}" '
-            f'fill="{color}">{word} {_fmt(bound, spec.decimals)}</text>'
+            f'<text x="{WIDTH - RIGHT - 4}" y="{ty - 4:.1f}" text-anchor="end" '
+            f'font-size="{FONT - 1}" fill="{color}">{word} {_fmt(bound, spec.decimals)}</text>'
         )
     # Data.
     buckets = _buckets(points, start, end)

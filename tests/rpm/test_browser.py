@@ -8,10 +8,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import ViewportSize
+
 from carepath.accounts.models import User
 from carepath.rpm.actions import IssuedDevice
 from carepath.rpm.models import Enrollment
 from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
+    NewContext,
     _audit_triggers_back_after_flush,
     browser,
     live_server_url,
@@ -19,14 +22,13 @@ from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
     page_problems,
     screenshot_dir,
 )
-from tests.browser.conftest import NewContext
 from tests.browser.helpers import PageProblems, layout_problems, sign_in
 from tests.rpm.conftest import NOW
 from tests.rpm.helpers import line
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def a_month_of_readings(base_url: str, token: str) -> None:

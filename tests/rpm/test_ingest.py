@@ -325,8 +325,14 @@ def test_no_monitoring_without_consent(programs: list[Program], bob: User, dr_ny
 
 def test_a_large_fhir_bundle_beyond_djangos_form_size_limit(cuff_client: Client) -> None:
     entries = [
-        observation("8867-4", 60 + n % 30, "/min", NOW - dt.timedelta(minutes=n),
-                    id=f"obs-{n}", note=[{"text": "resting, seated, left wrist " * 4}])
+        observation(
+            "8867-4",
+            60 + n % 30,
+            "/min",
+            NOW - dt.timedelta(minutes=n),
+            id=f"obs-{n}",
+            note=[{"text": "resting, seated, left wrist " * 4}],
+        )
         for n in range(6000)
     ]
     body = json.dumps({"resourceType": "Bundle", "type": "batch", "entry": entries})
