@@ -11,8 +11,8 @@ send -> echo received.
 Runs on a throwaway database (a temporary var/ directory, or a uniquely named PostgreSQL
 database created and dropped when CAREPATH_DATABASE_URL is set) and, with CAREPATH_REDIS_URL,
 a unique channel/cache prefix. The embedded default (in-memory channel layer) must run one web
-worker; with Redis, BENCH_WEB_WORKERS (default 2). Bounded: about 90 s; everything it starts
-is stopped."""
+worker; with Redis, BENCH_WEB_WORKERS (default: half the cores). Bounded: about 90 s;
+everything it starts is stopped."""
 
 import asyncio
 import http.client
@@ -119,8 +119,8 @@ def _listening_socket() -> socket.socket:
 @contextmanager
 def uvicorn_server(env: dict[str, str]) -> Iterator[int]:
     sock = _listening_socket()
-    default_workers = "2" if env.get("CAREPATH_REDIS_URL") else "1"
-    workers = os.environ.get("BENCH_WEB_WORKERS", default_workers)
+    # Half the cores: the database, Redis and the 200 clients share the machine.
+    workers = os.environ.get("BENCH_WEB_WORKERS", str(max(1, (os.cpu_count() or 2) // 2)))
     if not env.get("CAREPATH_REDIS_URL"):
         workers = "1"  # the in-memory channel layer lives in one process
     # The server's log goes to a file: an unread pipe fills up and blocks the server.

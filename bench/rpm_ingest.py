@@ -37,7 +37,7 @@ from bench._format import bench_line
 
 CLIENTS = int(os.environ.get("BENCH_RPM_CLIENTS", "8"))
 BATCH = 100
-BATCHES_PER_CLIENT = int(os.environ.get("BENCH_RPM_BATCHES", "60"))
+BATCHES_PER_CLIENT = int(os.environ.get("BENCH_RPM_BATCHES", "120"))
 BATCH_SECONDS = 20.0
 SINGLE_SECONDS = 8.0
 TOTAL_BUDGET = 90.0

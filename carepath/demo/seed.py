@@ -22,6 +22,7 @@ from carepath.consent.models import ConsentAcceptance, ConsentDocument, ConsentK
 from carepath.consent.selectors import current_documents
 from carepath.intake.models import ServiceLine
 from carepath.intake.seed import seed_service_lines
+from carepath.rpm.seed import seed_programs
 from carepath.scheduling.models import VisitMode, VisitType, WeeklyAvailability
 
 DEMO_PASSWORD = "carepath-demo-2026"  # noqa: S105 - the published demo password
@@ -150,6 +151,7 @@ def seed_demo() -> list[DemoLogin]:
     )
     logins.append(DemoLogin(patient.email, Role.PATIENT, None))
     seed_service_lines()
+    seed_programs()
     for local in ("dr.reyes", "dr.chen"):
         _clinic_hours(users[local])
     return logins

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from fhir.resources.capabilitystatement import CapabilityStatement
-from fhir.resources.operationoutcome import OperationOutcome
-from fhir.resources.patient import Patient
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient
 
 from carepath.accounts.models import PatientProfile
 from carepath.core import clock
@@ -48,7 +48,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "status": "active",
             "date": clock.now().date().isoformat(),
             "kind": "instance",
-            "fhirVersion": "4.0.1",
+            "fhirVersion": "4.3.0",
             "format": ["json"],
             "implementation": {"description": "Carepath FHIR R4 facade", "url": base_url},
             "rest": [

@@ -1,8 +1,8 @@
 from collections.abc import Callable
 
 from django.test import Client
-from fhir.resources.bundle import Bundle
-from fhir.resources.patient import Patient
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.patient import Patient
 
 from carepath.access.actions import do_add_care_relationship
 from carepath.accounts.models import User
@@ -14,7 +14,7 @@ ClientFor = Callable[..., Client]
 def test_metadata_is_a_valid_capability_statement(db: None) -> None:
     response = Client().get("/fhir/R4/metadata")
     assert response["Content-Type"] == "application/fhir+json"
-    assert response.json()["fhirVersion"] == "4.0.1"
+    assert response.json()["fhirVersion"] == "4.3.0"
 
 
 def test_patient_reads_own_patient_resource(client_for: ClientFor, alice: User) -> None:

@@ -6,7 +6,6 @@ the CSP."""
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -20,10 +19,8 @@ from tests.messaging.helpers import care_team, patient_thread
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 
-
-def in_a_thread(work: Callable[[], T]) -> T:
+def in_a_thread[T](work: Callable[[], T]) -> T:
     """Playwright's sync API runs an event loop in the test's thread, where publishing on
     commit (async_to_sync) may not run: do such writes from a thread of their own."""
     result: list[T] = []
