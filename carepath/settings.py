@@ -164,7 +164,12 @@ if REDIS_URL:
     CHANNEL_LAYERS: dict[str, Any] = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
+            # redis-py 8 defaults socket_timeout to 5 s, which cuts channels-redis's blocking
+            # reads and drops every idle WebSocket every few seconds: wait indefinitely.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": CHANNEL_PREFIX,
+            },
         }
     }
     CACHES: dict[str, Any] = {
