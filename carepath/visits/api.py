@@ -15,7 +15,7 @@ from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
 from carepath.care.actions import do_save_note_draft, do_sign_note
 from carepath.care.models import ClinicalNote, NoteStatus
-from carepath.core.api import SAFE_METHODS, SessionOrToken
+from carepath.core.api import SAFE_METHODS, SessionOrToken, only
 from carepath.core.errors import ActionRefused
 from carepath.visits import actions
 from carepath.visits.ice import ice_configuration
@@ -293,6 +293,7 @@ class NoteOut(Schema):
 
 @router.post(
     "/on-demand",
+    auth=only(Role.PATIENT),
     response={201: OnDemandOut},
     summary="See the next available clinician (patients): a request in the shared queue",
 )
@@ -335,6 +336,7 @@ def get_wait(request: HttpRequest, visit_id: int) -> WaitOut:
 
 @router.post(
     "/{visit_id}/take",
+    auth=only(Role.CLINICIAN),
     response=VisitOut,
     summary="Claim an on-demand request and bring the patient in (clinicians)",
 )
@@ -344,6 +346,7 @@ def take_on_demand(request: HttpRequest, visit_id: int) -> VisitOut:
 
 @router.post(
     "/appointments/{appointment_id}/open",
+    auth=only(Role.PATIENT, Role.CLINICIAN),
     response=VisitOut,
     summary="The visit room of a booked appointment (its patient or clinician)",
 )
@@ -359,6 +362,7 @@ def open_for_appointment(request: HttpRequest, appointment_id: int) -> VisitOut:
 
 @router.post(
     "/{visit_id}/links",
+    auth=only(Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN),
     response={201: LinkOut},
     summary="A signed link for one participant with an account (clinician, coordinator)",
 )
@@ -398,19 +402,30 @@ def invite_guest(request: HttpRequest, visit_id: int, payload: InviteIn) -> Stat
     return Status(201, link_out(link, token))
 
 
-@router.get("/{visit_id}/links", response=list[LinkOut], summary="A visit's links (clinician)")
+@router.get(
+    "/{visit_id}/links",
+    auth=only(Role.CLINICIAN),
+    response=list[LinkOut],
+    summary="A visit's links (clinician)",
+)
 def list_links(request: HttpRequest, visit_id: int) -> list[LinkOut]:
     _, visit = _clinician_visit(request, visit_id, "visit_link.list")
     return [link_out(link) for link in VisitLink.objects.filter(visit=visit)]
 
 
-@router.post("/links/{link_id}/revoke", response=LinkOut, summary="Cancel a link")
+@router.post(
+    "/links/{link_id}/revoke",
+    auth=only(Role.PATIENT, Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN),
+    response=LinkOut,
+    summary="Cancel a link",
+)
 def revoke_link(request: HttpRequest, link_id: int) -> LinkOut:
     return link_out(actions.do_revoke_link(_staff(request), link_id))
 
 
 @router.get(
     "/{visit_id}/participants",
+    auth=only(Role.CLINICIAN),
     response=list[ParticipantOut],
     summary="Who is waiting and who is in (the visit's clinician)",
 )
@@ -421,6 +436,7 @@ def list_participants(request: HttpRequest, visit_id: int) -> list[dict[str, Any
 
 @router.post(
     "/{visit_id}/participants/{participant_id}/admit",
+    auth=only(Role.CLINICIAN),
     response=ParticipantOut,
     summary="Let a waiting participant in (the visit's clinician only)",
 )
@@ -431,6 +447,7 @@ def admit(request: HttpRequest, visit_id: int, participant_id: int) -> dict[str,
 
 @router.post(
     "/{visit_id}/participants/{participant_id}/remove",
+    auth=only(Role.CLINICIAN),
     response=ParticipantOut,
     summary="Remove a participant (the visit's clinician only)",
 )
@@ -539,6 +556,7 @@ def get_vitals(request: HttpRequest, visit_id: int) -> list[ObservationOut]:
 
 @router.post(
     "/{visit_id}/vitals",
+    auth=only(Role.CLINICIAN, Role.TELEFACILITATOR),
     response={201: list[ObservationOut]},
     summary="Enter vitals (the telefacilitator or clinician in the visit)",
 )
@@ -583,7 +601,12 @@ def get_modes(request: HttpRequest, visit_id: int) -> list[VisitEvent]:
     )
 
 
-@router.post("/{visit_id}/end", response=VisitOut, summary="End the visit (its clinician)")
+@router.post(
+    "/{visit_id}/end",
+    auth=only(Role.CLINICIAN),
+    response=VisitOut,
+    summary="End the visit (its clinician)",
+)
 def end_visit(request: HttpRequest, visit_id: int) -> VisitOut:
     return visit_out(actions.do_end_visit(_staff(request), visit_id))
 
@@ -625,7 +648,12 @@ def note_out(note: ClinicalNote | None) -> NoteOut:
     )
 
 
-@router.get("/{visit_id}/note", response=NoteOut, summary="My SOAP note for this visit")
+@router.get(
+    "/{visit_id}/note",
+    auth=only(Role.CLINICIAN),
+    response=NoteOut,
+    summary="My SOAP note for this visit",
+)
 def get_note(request: HttpRequest, visit_id: int) -> NoteOut:
     user, visit = _note_encounter(request, visit_id)
     note = _my_note(user, visit)
@@ -639,7 +667,12 @@ def get_note(request: HttpRequest, visit_id: int) -> NoteOut:
     return note_out(note)
 
 
-@router.put("/{visit_id}/note", response=NoteOut, summary="Save my SOAP note draft")
+@router.put(
+    "/{visit_id}/note",
+    auth=only(Role.CLINICIAN),
+    response=NoteOut,
+    summary="Save my SOAP note draft",
+)
 def save_note(request: HttpRequest, visit_id: int, payload: NoteIn) -> NoteOut:
     user, visit = _note_encounter(request, visit_id)
     assert visit.encounter is not None
@@ -654,7 +687,12 @@ def save_note(request: HttpRequest, visit_id: int, payload: NoteIn) -> NoteOut:
     return note_out(note)
 
 
-@router.post("/{visit_id}/note/sign", response=NoteOut, summary="Sign my SOAP note")
+@router.post(
+    "/{visit_id}/note/sign",
+    auth=only(Role.CLINICIAN),
+    response=NoteOut,
+    summary="Sign my SOAP note",
+)
 def sign_note(request: HttpRequest, visit_id: int) -> NoteOut:
     user, visit = _note_encounter(request, visit_id)
     note = (

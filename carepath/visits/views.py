@@ -263,8 +263,8 @@ def _intake_url(visit: Visit) -> str:
     return f"/staff/cases/{case.pk}/review/" if case is not None else ""
 
 
-@require_POST
 @role_required(Role.CLINICIAN)
+@require_POST
 def take(request: HttpRequest, visit_id: int) -> HttpResponse:
     try:
         visit = actions.do_take_on_demand(request_user(request), visit_id)

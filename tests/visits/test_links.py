@@ -199,5 +199,5 @@ def test_who_may_not_issue_links(
         {"role": "patient", "user_id": alice.pk},
         content_type="application/json",
     )
-    assert response.status_code == 404  # patients invite guests, they do not mint links
+    assert response.status_code == 403  # patients invite guests, they do not mint links
     assert AuditEvent.objects.filter(action="visit_invite.create", outcome="denied").count() == 2

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import Client, override_settings
@@ -87,10 +88,18 @@ def own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., No
     @functools.wraps(test)
     def run(*args: Any, **kwargs: Any) -> None:
         async def body() -> None:
+            # A fresh channel layer per loop: a Redis layer keeps locks and connections bound
+            # to the loop that made them.
+            channel_layers.backends.clear()
             try:
                 await test(*args, **kwargs)
             finally:
                 await db(_close_db)()
+                layer = get_channel_layer()
+                close_pools = getattr(layer, "close_pools", None)
+                if close_pools is not None:
+                    await close_pools()
+                channel_layers.backends.clear()
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             pool.submit(asyncio.run, body()).result()
