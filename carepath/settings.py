@@ -166,9 +166,14 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 defaults socket_timeout to 5 s, which cuts channels-redis's blocking
             # reads and drops every idle WebSocket every few seconds: wait indefinitely.
+            # Room for hundreds of sockets per worker: the defaults (100 connections, 100
+            # queued messages per channel) drop signaling messages under load.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}
+                ],
                 "prefix": CHANNEL_PREFIX,
+                "capacity": 1000,
             },
         }
     }

@@ -132,8 +132,9 @@ PAGES: dict[str, frozenset[str]] = {
 # use the role sets defined above.)
 from tests.intake import access_rows as intake_rows  # noqa: E402
 from tests.scheduling import access_rows as scheduling_rows  # noqa: E402
+from tests.visits import access_rows as visits_rows  # noqa: E402
 from tests.workqueue import access_rows as workqueue_rows  # noqa: E402
 
-for _rows in (intake_rows, scheduling_rows, workqueue_rows):
+for _rows in (intake_rows, scheduling_rows, visits_rows, workqueue_rows):
     API.update(_rows.API_ROWS)
     PAGES.update(_rows.PAGE_ROWS)
