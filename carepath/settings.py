@@ -169,9 +169,7 @@ if REDIS_URL:
             # Room for hundreds of sockets per worker: the defaults (100 connections, 100
             # queued messages per channel) drop signaling messages under load.
             "CONFIG": {
-                "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}
-                ],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}],
                 "prefix": CHANNEL_PREFIX,
                 "capacity": 1000,
             },
