@@ -7,7 +7,12 @@ from django.test import Client
 
 from carepath.accounts.models import Role, User
 from carepath.core import clock
+
 from tests.personas import make_clinic, make_clinician, make_patient, make_staff, signed_in_client
+
+# The browser fixtures (live ASGI server, one Chromium per session) are shared by every
+# package's browser tests.
+pytest_plugins = ["tests.browser.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

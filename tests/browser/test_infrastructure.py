@@ -8,7 +8,7 @@ from allauth.mfa.totp.internal.auth import generate_totp_secret, validate_totp_c
 from playwright.sync_api import expect
 
 from carepath.accounts.models import User
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import PageProblems, seconds_left_in_period, sign_in, totp_code
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import pytest
 
 from carepath.accounts.actions import do_invite_staff
 from carepath.accounts.models import Role, User
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import PageProblems, layout_problems, sign_in
 from tests.personas import make_patient, make_staff
 

@@ -8,7 +8,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from carepath.accounts.models import User
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import assert_reads_well
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from carepath.accounts.models import PatientProfile, Role, User
 from carepath.consent.models import ConsentAcceptance
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import assert_reads_well
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from carepath.accounts.actions import do_invite_staff
 from carepath.accounts.models import Role, User
 from carepath.audit.models import AuditEvent, Outcome
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import assert_reads_well, fresh_totp_code, totp_code, totp_secret_of
 from tests.personas import PASSWORD
 

@@ -12,15 +12,7 @@ from playwright.sync_api import expect
 
 from carepath.accounts.models import User
 from carepath.intake.models import Case, CaseStatus, ServiceLine
-from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
-    NewContext,
-    _audit_triggers_back_after_flush,
-    browser,
-    live_server_url,
-    new_context,
-    page_problems,
-    screenshot_dir,
-)
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import layout_problems, sign_in
 from tests.intake.conftest import jpeg_bytes
 
@@ -28,14 +20,14 @@ pytestmark = pytest.mark.browser
 
 
 def test_patient_submits_a_dermatology_visit_on_a_phone(
-    live_server_url: str,  # noqa: F811
-    new_context: NewContext,  # noqa: F811
+    live_server_url: str,
+    new_context: NewContext,
     alice: User,
     dr_tex: User,
     dr_ny: User,
     lines: dict[str, ServiceLine],
     tmp_path: Path,
-    screenshot_dir: Path,  # noqa: F811
+    screenshot_dir: Path,
 ) -> None:
     context = new_context()
     sign_in(context, live_server_url, alice)
@@ -146,8 +138,8 @@ def test_patient_submits_a_dermatology_visit_on_a_phone(
 
 
 def test_a_new_york_clinician_never_sees_the_texas_case(
-    live_server_url: str,  # noqa: F811
-    new_context: NewContext,  # noqa: F811
+    live_server_url: str,
+    new_context: NewContext,
     alice: User,
     dr_tex: User,
     dr_ny: User,

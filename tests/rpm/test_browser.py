@@ -13,15 +13,7 @@ from playwright.sync_api import ViewportSize
 from carepath.accounts.models import User
 from carepath.rpm.actions import IssuedDevice
 from carepath.rpm.models import Enrollment
-from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
-    NewContext,
-    _audit_triggers_back_after_flush,
-    browser,
-    live_server_url,
-    new_context,
-    page_problems,
-    screenshot_dir,
-)
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import PageProblems, layout_problems, sign_in
 from tests.rpm.conftest import NOW
 from tests.rpm.helpers import line
@@ -57,10 +49,10 @@ def a_month_of_readings(base_url: str, token: str) -> None:
 
 
 def test_monitoring_pages_in_a_browser(
-    live_server_url: str,  # noqa: F811
-    new_context: NewContext,  # noqa: F811
-    page_problems: PageProblems,  # noqa: F811
-    screenshot_dir: Path,  # noqa: F811
+    live_server_url: str,
+    new_context: NewContext,
+    page_problems: PageProblems,
+    screenshot_dir: Path,
     cuff: IssuedDevice,
     enrolled_alice: Enrollment,
     alice: User,

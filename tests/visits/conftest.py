@@ -15,14 +15,6 @@ from carepath.core import clock
 from carepath.scheduling.models import Appointment, VisitType
 from carepath.visits import actions
 from carepath.visits.models import Visit
-from tests.browser.conftest import (  # noqa: F401 - fixtures reused by the visit browser tests
-    _audit_triggers_back_after_flush,
-    browser,
-    live_server_url,
-    new_context,
-    page_problems,
-    screenshot_dir,
-)
 from tests.browser.helpers import drop_audit_triggers
 
 

@@ -17,7 +17,7 @@ from carepath.accounts.models import User
 from carepath.core import clock
 from carepath.visits import actions
 from carepath.visits.models import Visit, VisitEvent, VisitEventKind
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import layout_problems, sign_in
 from tests.visits.turn import TurnServer, start_turn
 

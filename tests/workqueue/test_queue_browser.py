@@ -7,15 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from carepath.accounts.models import User
-from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
-    NewContext,
-    _audit_triggers_back_after_flush,
-    browser,
-    live_server_url,
-    new_context,
-    page_problems,
-    screenshot_dir,
-)
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import assert_reads_well, sign_in
 from tests.workqueue.helpers import make_item
 
@@ -23,9 +15,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_claim_elsewhere_updates_my_queue_live(
-    live_server_url: str,  # noqa: F811
-    new_context: NewContext,  # noqa: F811
-    screenshot_dir: Path,  # noqa: F811
+    live_server_url: str,
+    new_context: NewContext,
+    screenshot_dir: Path,
     alice: User,
     dr_tex: User,
     dr_tex2: User,
@@ -58,9 +50,9 @@ def test_a_claim_elsewhere_updates_my_queue_live(
 
 
 def test_coordinator_overview_reads_well(
-    live_server_url: str,  # noqa: F811
-    new_context: NewContext,  # noqa: F811
-    screenshot_dir: Path,  # noqa: F811
+    live_server_url: str,
+    new_context: NewContext,
+    screenshot_dir: Path,
     alice: User,
     dr_tex: User,
     cody: User,

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from carepath.accounts.models import User
 from carepath.messaging.actions import do_create_quick_reply
-from tests.browser.conftest import NewContext
+from tests.browser.fixtures import NewContext
 from tests.browser.helpers import layout_problems, sign_in
 from tests.messaging.helpers import care_team, patient_thread
 

@@ -2,13 +2,10 @@
 Chromium driven by Playwright (sync API), a guard that fails a test on any CSP violation or
 uncaught JavaScript error, and TOTP codes for staff sign-in."""
 
-import os
-
 # Playwright's sync API keeps an event loop in the main thread; Django's ORM would refuse to
 # run from the test body next to it. Set before Django or Playwright is used.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 import http.client
+import os
 import socket
 import threading
 import time
@@ -144,6 +141,9 @@ def browser(django_db_setup: None, django_db_blocker: Any) -> Iterator[Browser]:
             "(or, as root: apt-get install -y chromium).",
             pytrace=False,
         )
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test
+    # body would otherwise be refused as "async unsafe". Browser tests run in their own process.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with django_db_blocker.unblock():
         connections.close_all()
     with sync_playwright() as playwright:
