@@ -7,7 +7,6 @@ from django.test import Client
 
 from carepath.accounts.models import Role, User
 from carepath.core import clock
-
 from tests.personas import make_clinic, make_clinician, make_patient, make_staff, signed_in_client
 
 # The browser fixtures (live ASGI server, one Chromium per session) are shared by every
