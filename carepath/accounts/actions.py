@@ -1,5 +1,6 @@
 import datetime as dt
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -257,17 +258,28 @@ def do_revoke_api_token(user: User, token: ApiToken) -> ApiToken:
 
 
 def do_update_patient_contact(
-    patient: User, *, phone: str, state: str, preferred_language: str, time_zone: str
+    patient: User,
+    *,
+    phone: str | None = None,
+    state: str | None = None,
+    preferred_language: str | None = None,
+    time_zone: str | None = None,
 ) -> PatientProfile:
+    """Change what the patient may change themselves; a field left None keeps its value."""
+    if time_zone is not None and time_zone not in zoneinfo.available_timezones():
+        raise ActionRefused("invalid_time_zone", "Unknown time zone.", field="time_zone")
     with transaction.atomic():
         profile = PatientProfile.objects.select_for_update().get(user=patient)
         before = {"state": profile.state, "language": profile.preferred_language}
-        profile.phone = phone
-        profile.state = state
-        profile.preferred_language = preferred_language
+        profile.phone = profile.phone if phone is None else phone
+        profile.state = profile.state if state is None else state
+        if preferred_language is not None:
+            profile.preferred_language = preferred_language
         profile.save()
-        patient.time_zone = time_zone
-        patient.save(update_fields=["time_zone"])
+        if time_zone is not None:
+            patient.time_zone = time_zone
+            patient.save(update_fields=["time_zone"])
+        state, preferred_language = profile.state, profile.preferred_language
         do_record_audit(
             "patient.update",
             actor=patient,
@@ -277,3 +289,51 @@ def do_update_patient_contact(
             detail={"before": before, "after": {"state": state, "language": preferred_language}},
         )
     return profile
+
+
+def do_complete_patient_signup(
+    user: User,
+    *,
+    first_name: str,
+    last_name: str,
+    time_zone: str,
+    date_of_birth: dt.date,
+    phone: str,
+    state: str,
+    preferred_language: str,
+) -> PatientProfile:
+    """Called by allauth's sign-up in the same request that created the user, so a patient
+    never exists without a profile."""
+    with transaction.atomic():
+        user.first_name = first_name
+        user.last_name = last_name
+        user.time_zone = time_zone
+        user.role = Role.PATIENT
+        user.save()
+        profile = PatientProfile.objects.create(
+            user=user,
+            date_of_birth=date_of_birth,
+            phone=phone,
+            state=state,
+            preferred_language=preferred_language,
+        )
+        do_record_audit(
+            "patient.create",
+            actor=user,
+            object_type="patient",
+            object_id=user.pk,
+            patient_id=user.pk,
+        )
+    return profile
+
+
+# Writing last_used_at on every call would turn each API read into a write; a minute is
+# precise enough for "when was this token last used".
+TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
+
+
+def do_record_token_use(token: ApiToken) -> None:
+    now = clock.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

@@ -40,7 +40,6 @@ from carepath.audit.actions import do_record_audit
 from carepath.core.api import current_user, only
 from carepath.core.errors import ActionRefused
 from carepath.core.us_states import UsState
-from carepath.core.validators import validate_time_zone
 
 router = Router(tags=["accounts"])
 ADMIN_ONLY = frozenset({Role.ADMIN})
@@ -99,30 +98,7 @@ def get_me(request: HttpRequest) -> MeOut:
 def update_my_profile(request: HttpRequest, payload: PatientProfileUpdate) -> MeOut:
     user = current_user(request)
     check_role(user, {Role.PATIENT}, "patient.update")
-    if payload.time_zone is not None:
-        try:
-            validate_time_zone(payload.time_zone)
-        except Exception as error:
-            raise ActionRefused(
-                "invalid_time_zone", "Unknown time zone.", field="time_zone"
-            ) from error
-    with transaction.atomic():
-        profile = PatientProfile.objects.select_for_update().get(user=user)
-        changes = payload.model_dump(exclude_none=True)
-        if "time_zone" in changes:
-            user.time_zone = changes.pop("time_zone")
-            user.save(update_fields=["time_zone"])
-        for name, value in changes.items():
-            setattr(profile, name, value)
-        profile.save()
-        do_record_audit(
-            "patient.update",
-            actor=user,
-            object_type="patient",
-            object_id=user.pk,
-            patient_id=user.pk,
-            detail={"fields": sorted(payload.model_dump(exclude_none=True))},
-        )
+    actions.do_update_patient_contact(user, **payload.model_dump(exclude_none=True))
     return me_out(user)
 
 

@@ -3,10 +3,9 @@ import zoneinfo
 from typing import Any
 
 from django import forms
-from django.db import transaction
 from django.http import HttpRequest
 
-from carepath.accounts.models import PatientProfile, Role, User
+from carepath.accounts.models import User
 from carepath.core.languages import Language
 from carepath.core.us_states import UsState
 
@@ -59,20 +58,19 @@ class PatientSignupForm(PatientDetailsForm):
     field_order = ["first_name", "last_name", "email", "password1", "password2"]
 
     def signup(self, request: HttpRequest, user: User) -> None:
+        from carepath.accounts.actions import do_complete_patient_signup
+
         data: dict[str, Any] = self.cleaned_data
-        with transaction.atomic():
-            user.first_name = data["first_name"]
-            user.last_name = data["last_name"]
-            user.time_zone = data["time_zone"]
-            user.role = Role.PATIENT
-            user.save()
-            PatientProfile.objects.create(
-                user=user,
-                date_of_birth=data["date_of_birth"],
-                phone=data["phone"],
-                state=data["state"],
-                preferred_language=data["preferred_language"],
-            )
+        do_complete_patient_signup(
+            user,
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            time_zone=data["time_zone"],
+            date_of_birth=data["date_of_birth"],
+            phone=data["phone"],
+            state=data["state"],
+            preferred_language=data["preferred_language"],
+        )
 
 
 class PatientContactForm(forms.Form):

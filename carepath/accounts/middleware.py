@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from carepath.accounts.actions import do_record_token_use
 from carepath.accounts.mfa import has_totp, staff_mfa_satisfied
 from carepath.accounts.models import User
 from carepath.accounts.selectors import authenticate_api_token
@@ -38,6 +39,7 @@ class ApiTokenMiddleware:
             if token is None:
                 do_record_audit("auth.token", outcome="denied")
                 return error_response(401, "invalid_token", "The API token is invalid or revoked.")
+            do_record_token_use(token)
             request.user = token.user
             request.api_token = token  # type: ignore[attr-defined]
             # A bearer token is not sent by the browser on its own: CSRF cannot forge it.

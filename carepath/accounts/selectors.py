@@ -13,10 +13,6 @@ from carepath.accounts.models import (
 from carepath.accounts.tokens import hash_secret, secret_matches, split_token
 from carepath.core import clock
 
-# Writing last_used_at on every call would make each API read a write; a minute is precise
-# enough for "when was this token last used".
-LAST_USED_PRECISION = dt.timedelta(minutes=1)
-
 
 def authenticate_api_token(raw: str) -> ApiToken | None:
     parts = split_token(raw)
@@ -28,10 +24,6 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
         return None
     if not token.is_active or not token.user.is_active or token.user.role != token.role:
         return None
-    now = clock.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
     return token
 
 

@@ -3,6 +3,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from carepath.core import clock
 from carepath.notifications.events import publish_to_user
 from carepath.notifications.models import Notification
 from carepath.notifications.tasks import send_email
@@ -48,3 +49,11 @@ def notify_admins(*, kind: str, title: str, body: str, url: str = "") -> None:
             f"Carepath: {title}",
             f"{body}\n\nSign in to Carepath to see the details.",
         )
+
+
+def do_mark_read(user: "User", notification_id: int | None = None) -> int:
+    """Mark one notification (or, without an id, all unread ones) of this user as read."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    return unread.update(read_at=clock.now())

@@ -3,8 +3,8 @@ import datetime as dt
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 
-from carepath.core import clock
 from carepath.core.api import current_user
+from carepath.notifications.actions import do_mark_read
 from carepath.notifications.models import Notification
 from carepath.notifications.selectors import notifications_for
 
@@ -31,7 +31,6 @@ def mark_read(request: HttpRequest, notification_id: int) -> Notification:
     notice = notifications_for(current_user(request)).filter(pk=notification_id).first()
     if notice is None:
         raise Http404("No notification with that id.")
-    if notice.read_at is None:
-        notice.read_at = clock.now()
-        notice.save(update_fields=["read_at"])
+    do_mark_read(current_user(request), notice.pk)
+    notice.refresh_from_db()
     return notice
