@@ -18,7 +18,9 @@ import time
 from typing import Any
 
 from bench._format import bench_line
-from bench.queue_claim import _django, throwaway_database, uvicorn_server
+from bench._support import run_python as _django
+from bench._support import throwaway_database
+from bench.queue_claim import uvicorn_server
 
 CLIENTS = 4
 PHASE_SECONDS = float(os.environ.get("BENCH_CASE_SECONDS", "15"))

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._format import bench_line
-from bench.queue_claim import _django, run_threads, throwaway_database, uvicorn_server
+from bench._support import run_python as _django
+from bench._support import throwaway_database
+from bench.queue_claim import run_threads, uvicorn_server
 
 CLIENTS = 4
 PHASE_SECONDS = 10.0

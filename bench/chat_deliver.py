@@ -32,9 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from bench._format import bench_line
+from bench._support import pg_admin as _pg_admin
+from bench._support import with_database as _with_database
 
 THREADS = 100  # x 2 participants = 200 connected sockets
 CLIENTS = THREADS * 2
@@ -48,18 +49,6 @@ PYTHON = sys.executable
 
 
 # --- Throwaway database and processes ------------------------------------------------------
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _pg_admin(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(statement)
 
 
 @contextmanager

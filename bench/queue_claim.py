@@ -11,13 +11,10 @@ Bounded: at most 2000 items and about 60 seconds."""
 import http.client
 import json
 import os
-import secrets
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,9 +22,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from bench._format import bench_line
+from bench._support import pg_dsn as _pg_dsn
+from bench._support import run_python as _django
+from bench._support import throwaway_database
 
 CLIENTS = 8
 ITEMS = int(os.environ.get("BENCH_QUEUE_ITEMS", "1500"))
@@ -35,61 +34,6 @@ PHASE_SECONDS = 15.0
 STACK_SECONDS = 3.0
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-# --- The throwaway database ----------------------------------------------------------------
-
-
-@contextmanager
-def throwaway_database() -> Iterator[dict[str, str]]:
-    """Environment for child processes pointing at a fresh database, removed afterwards."""
-    var_dir = Path(tempfile.mkdtemp(prefix="carepath-bench-queue-"))
-    env = dict(os.environ)
-    env.update(
-        {
-            "CAREPATH_VAR_DIR": str(var_dir),
-            "CAREPATH_TASK_BACKEND": "immediate",
-            "CAREPATH_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "carepath.settings",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-    )
-    admin_url = os.environ.get("CAREPATH_DATABASE_URL", "")
-    name = f"carepath_bench_{secrets.token_hex(4)}"
-    try:
-        if admin_url:
-            _pg_admin(admin_url, f'CREATE DATABASE "{name}"')
-            env["CAREPATH_DATABASE_URL"] = _with_database(admin_url, name)
-        yield env
-    finally:
-        if admin_url:
-            _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(var_dir, ignore_errors=True)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _pg_dsn(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def _pg_admin(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _django(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
 
 
 # --- Child mode: seed the throwaway database -----------------------------------------------

@@ -18,22 +18,21 @@ import datetime as dt
 import http.client
 import json
 import os
-import secrets
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from bench._format import bench_line
+from bench._support import pg_dsn as _pg_dsn
+from bench._support import run_python as _django
+from bench._support import throwaway_database
 
 CLIENTS = int(os.environ.get("BENCH_RPM_CLIENTS", "8"))
 BATCH = 100
@@ -68,60 +67,6 @@ MEASURES = (
 
 
 # --- The throwaway database ----------------------------------------------------------------
-
-
-def _pg_dsn(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _pg_admin(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_dsn(url), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-@contextmanager
-def throwaway_database() -> Iterator[dict[str, str]]:
-    var_dir = Path(tempfile.mkdtemp(prefix="carepath-bench-rpm-"))
-    env = dict(os.environ)
-    env.update(
-        {
-            "CAREPATH_VAR_DIR": str(var_dir),
-            "CAREPATH_TASK_BACKEND": "immediate",
-            "CAREPATH_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "carepath.settings",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    admin_url = os.environ.get("CAREPATH_DATABASE_URL", "")
-    name = f"carepath_bench_rpm_{secrets.token_hex(4)}"
-    try:
-        if admin_url:
-            _pg_admin(admin_url, f'CREATE DATABASE "{name}"')
-            env["CAREPATH_DATABASE_URL"] = _with_database(admin_url, name)
-        yield env
-    finally:
-        if admin_url:
-            _pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(var_dir, ignore_errors=True)
-
-
-def _django(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    done = subprocess.run(
-        [PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-# --- Child mode: seed ------------------------------------------------------------------------
 
 
 def seed(clients: int) -> dict[str, Any]:
@@ -512,7 +457,7 @@ def raw_single_limit(
 
 def run() -> list[str]:
     started = time.monotonic()
-    with throwaway_database() as env:
+    with throwaway_database("bench_rpm") as env:
         _django(env, "manage.py", "migrate", "--noinput", "--verbosity", "0")
         devices = json.loads(_django(env, "-m", "bench.rpm_ingest", "--seed", str(CLIENTS)))[
             "devices"

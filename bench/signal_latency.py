@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._format import bench_line
-from bench.queue_claim import throwaway_database
+from bench._support import throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
