@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "carepath.visits",
     "carepath.messaging",
     "carepath.rpm",
+    "carepath.pharmacy",
+    "carepath.prescribing",
+    "carepath.carepaths",
 ]
 
 MIDDLEWARE = [

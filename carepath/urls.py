@@ -33,6 +33,9 @@ urlpatterns = [
     path("visits/", include("carepath.visits.urls")),
     path("messages/", include("carepath.messaging.urls")),
     path("rpm/", include("carepath.rpm.urls")),
+    path("pharmacy/", include("carepath.pharmacy.urls")),
+    path("prescriptions/", include("carepath.prescribing.urls")),
+    path("care-paths/", include("carepath.carepaths.urls")),
     path("", include("carepath.scheduling.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

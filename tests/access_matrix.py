@@ -130,11 +130,22 @@ PAGES: dict[str, frozenset[str]] = {
 
 # Each domain keeps its own rows beside its tests; they are merged here. (Imported last: they
 # use the role sets defined above.)
+from tests.carepaths import access_rows as carepaths_rows  # noqa: E402
 from tests.intake import access_rows as intake_rows  # noqa: E402
+from tests.pharmacy import access_rows as pharmacy_rows  # noqa: E402
+from tests.prescribing import access_rows as prescribing_rows  # noqa: E402
 from tests.scheduling import access_rows as scheduling_rows  # noqa: E402
 from tests.visits import access_rows as visits_rows  # noqa: E402
 from tests.workqueue import access_rows as workqueue_rows  # noqa: E402
 
-for _rows in (intake_rows, scheduling_rows, visits_rows, workqueue_rows):
+for _rows in (
+    intake_rows,
+    scheduling_rows,
+    visits_rows,
+    workqueue_rows,
+    pharmacy_rows,
+    prescribing_rows,
+    carepaths_rows,
+):
     API.update(_rows.API_ROWS)
     PAGES.update(_rows.PAGE_ROWS)

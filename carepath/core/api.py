@@ -136,12 +136,15 @@ def register_routers() -> None:
     from carepath.accounts.api import router as accounts_router
     from carepath.audit.api import router as audit_router
     from carepath.care.api import router as care_router
+    from carepath.carepaths.api import router as carepaths_router
     from carepath.consent.api import router as consent_router
     from carepath.econsults.api import router as econsults_router
     from carepath.files.api import router as files_router
     from carepath.intake.api import router as intake_router
     from carepath.messaging.api import router as messaging_router
     from carepath.notifications.api import router as notifications_router
+    from carepath.pharmacy.api import router as pharmacy_router
+    from carepath.prescribing.api import router as prescribing_router
     from carepath.rpm.api import router as rpm_router
     from carepath.scheduling.api import router as scheduling_router
     from carepath.visits.api import router as visits_router
@@ -161,6 +164,9 @@ def register_routers() -> None:
     api.add_router("/visits", visits_router)
     api.add_router("/messages", messaging_router)
     api.add_router("/rpm", rpm_router)
+    api.add_router("/pharmacy", pharmacy_router)
+    api.add_router("/prescribing", prescribing_router)
+    api.add_router("/care-paths", carepaths_router)
 
 
 register_routers()

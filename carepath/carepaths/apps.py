@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CarepathsConfig(AppConfig):
+    name = "carepath.carepaths"
+    label = "carepaths"

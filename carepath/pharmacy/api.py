@@ -1,0 +1,5 @@
+"""/api/v1/pharmacy"""
+
+from ninja import Router
+
+router = Router(tags=["pharmacy"])

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PrescribingConfig(AppConfig):
+    name = "carepath.prescribing"
+    label = "prescribing"
