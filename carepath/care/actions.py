@@ -6,6 +6,7 @@ from django.db import transaction
 from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
+from carepath.care.events import emit_episode_event
 from carepath.care.models import (
     ClinicalNote,
     Encounter,
@@ -14,6 +15,7 @@ from carepath.care.models import (
     Episode,
     EpisodeStatus,
     EscalationRequest,
+    EscalationStatus,
     NoteAmendment,
     NoteStatus,
 )
@@ -278,6 +280,14 @@ def do_sign_note(author: User, note: ClinicalNote) -> ClinicalNote:
             object_id=locked.pk,
             patient_id=locked.encounter.episode.patient_id,
         )
+        emit_episode_event(
+            locked.encounter.episode_id,
+            "note.signed",
+            actor_id=author.pk,
+            note_id=locked.pk,
+            encounter_id=locked.encounter_id,
+            mode=locked.encounter.mode,
+        )
     return locked
 
 
@@ -349,5 +359,69 @@ def do_request_escalation(
             object_id=encounter.pk,
             patient_id=encounter.episode.patient_id,
             detail={"mode": mode, "escalation_request_id": request.pk},
+        )
+    return request
+
+
+def do_link_escalation(
+    request: EscalationRequest, live_encounter: Encounter, *, by: User | None
+) -> EscalationRequest:
+    """The live encounter that answers an escalation request exists (a visit opened now, or an
+    appointment booked): the request is scheduled and points at it. A request already linked
+    to another open encounter is refused (one escalation, one live visit)."""
+    if live_encounter.escalated_from_id != request.encounter_id:
+        raise ActionRefused(
+            "not_this_escalation", "That encounter does not answer this escalation.", status=409
+        )
+    with transaction.atomic():
+        locked = EscalationRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.live_encounter_id == live_encounter.pk:
+            return locked
+        if locked.status != EscalationStatus.REQUESTED:
+            raise ActionRefused(
+                "escalation_settled",
+                "This live visit has already been arranged.",
+                status=409,
+            )
+        locked.status = EscalationStatus.SCHEDULED
+        locked.live_encounter = live_encounter
+        locked.save(update_fields=["status", "live_encounter"])
+        do_record_audit(
+            "encounter.escalation_schedule",
+            actor=by,
+            object_type="encounter",
+            object_id=locked.encounter_id,
+            patient_id=live_encounter.episode.patient_id,
+            detail={"escalation_request_id": locked.pk, "live_encounter_id": live_encounter.pk},
+        )
+    return locked
+
+
+def do_settle_escalation(
+    live_encounter: Encounter, *, by: User | None, status: str
+) -> EscalationRequest | None:
+    """The live encounter of an escalation ended (completed), or its booking was cancelled
+    (the request is open again, so the patient can book another time)."""
+    if status not in {EscalationStatus.COMPLETED, EscalationStatus.REQUESTED}:
+        raise ActionRefused("invalid_status", "An escalation is completed or reopened.")
+    with transaction.atomic():
+        request = (
+            EscalationRequest.objects.select_for_update()
+            .filter(live_encounter=live_encounter)
+            .first()
+        )
+        if request is None or request.status == status:
+            return request
+        request.status = status
+        if status == EscalationStatus.REQUESTED:
+            request.live_encounter = None
+        request.save(update_fields=["status", "live_encounter"])
+        do_record_audit(
+            "encounter.escalation_settle",
+            actor=by,
+            object_type="encounter",
+            object_id=request.encounter_id,
+            patient_id=live_encounter.episode.patient_id,
+            detail={"escalation_request_id": request.pk, "status": status},
         )
     return request

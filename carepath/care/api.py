@@ -1,7 +1,7 @@
 """/api/v1/care: the spine (episodes, encounters, notes) for whoever may see the patient."""
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from carepath.access.selectors import access_patient, deny
 from carepath.accounts.models import Role
@@ -13,18 +13,26 @@ from carepath.care.schemas import (
     EncounterOut,
     EpisodeOut,
     NoteOut,
+    SummaryOut,
+    TimelinePageOut,
     amendment_out,
     encounter_out,
     episode_out,
     note_out,
+    summary_out,
+    timeline_page_out,
 )
 from carepath.care.selectors import (
     access_encounter,
     access_episode,
     access_note,
+    access_summary,
+    episode_timeline,
     episodes_of,
     notes_of,
+    patient_timeline,
 )
+from carepath.care.timeline import DEFAULT_LIMIT, MAX_LIMIT, check_category, parse_before
 from carepath.core.api import current_user, only
 
 router = Router(tags=["care"])
@@ -91,3 +99,62 @@ def amend_note(request: HttpRequest, note_id: int, payload: AmendIn) -> Status[A
     check_role(user, {Role.CLINICIAN}, "note.amend")
     note = access_note(user, note_id, action="note.amend")
     return Status(201, amendment_out(do_amend_note(user, note, payload.text)))
+
+
+TIMELINE_HELP = (
+    "Newest first. `limit` entries older than `before` (an ISO 8601 instant; send the "
+    "previous page's `next_before`), extended so one instant is never split across pages. "
+    "`kind` filters: visits, messages, notes, prescriptions, observations, intake, care."
+)
+
+
+@router.get(
+    "/episodes/{episode_id}/timeline",
+    response=TimelinePageOut,
+    summary="One episode's timeline (paged, newest first)",
+    description=TIMELINE_HELP,
+)
+def get_episode_timeline(
+    request: HttpRequest,
+    episode_id: int,
+    before: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),  # type: ignore[type-arg]
+    kind: str | None = None,
+) -> TimelinePageOut:
+    user = current_user(request)
+    category, moment = check_category(kind), parse_before(before)
+    _episode, page = episode_timeline(
+        user, episode_id, before=moment, limit=limit, category=category
+    )
+    return timeline_page_out(page)
+
+
+@router.get(
+    "/patients/{patient_id}/timeline",
+    response=TimelinePageOut,
+    summary="A patient's whole timeline: every episode and what belongs to none (paged)",
+    description=TIMELINE_HELP,
+)
+def get_patient_timeline(
+    request: HttpRequest,
+    patient_id: int,
+    before: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),  # type: ignore[type-arg]
+    kind: str | None = None,
+) -> TimelinePageOut:
+    user = current_user(request)
+    category, moment = check_category(kind), parse_before(before)
+    _profile, page = patient_timeline(
+        user, patient_id, before=moment, limit=limit, category=category
+    )
+    return timeline_page_out(page)
+
+
+@router.get(
+    "/encounters/{encounter_id}/summary",
+    response=SummaryOut,
+    summary="The after-visit summary of an encounter (404 until its note is signed)",
+)
+def get_summary(request: HttpRequest, encounter_id: int) -> SummaryOut:
+    _encounter, summary = access_summary(current_user(request), encounter_id)
+    return summary_out(summary)

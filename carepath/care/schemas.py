@@ -14,6 +14,8 @@ from carepath.care.models import (
     NoteAmendment,
     NoteStatus,
 )
+from carepath.care.summary import VisitSummary, summary_url
+from carepath.care.timeline import TimelineEntry, TimelinePage, category_of
 
 
 class EpisodeOut(Schema):
@@ -107,4 +109,82 @@ def note_out(note: ClinicalNote) -> NoteOut:
         plan=note.plan,
         signed_at=note.signed_at,
         amendments=[amendment_out(a) for a in note.amendments.select_related("author")],
+    )
+
+
+class TimelineEntryOut(Schema):
+    at: dt.datetime
+    episode_id: int | None
+    encounter_id: int | None
+    kind: str
+    category: str
+    title: str
+    detail: str
+    actor: str
+    url: str
+    image_url: str
+
+
+class TimelinePageOut(Schema):
+    entries: list[TimelineEntryOut]
+    # Send as `before` for the next (older) page; null when there is none.
+    next_before: dt.datetime | None
+
+
+class SummarySectionSchema(Schema):
+    key: str
+    heading: str
+    paragraphs: list[str]
+
+
+class SummaryOut(Schema):
+    encounter_id: int
+    episode_id: int
+    patient_id: int
+    episode_title: str
+    visit: str
+    clinicians: list[str]
+    visit_at: dt.datetime
+    signed_at: dt.datetime
+    sections: list[SummarySectionSchema]
+    pdf_url: str
+
+
+def timeline_entry_out(entry: TimelineEntry) -> TimelineEntryOut:
+    return TimelineEntryOut(
+        at=entry.at,
+        episode_id=entry.episode_id,
+        encounter_id=entry.encounter_id,
+        kind=entry.kind,
+        category=category_of(entry.kind),
+        title=entry.title,
+        detail=entry.detail,
+        actor=entry.actor,
+        url=entry.url,
+        image_url=entry.image_url,
+    )
+
+
+def timeline_page_out(page: TimelinePage) -> TimelinePageOut:
+    return TimelinePageOut(
+        entries=[timeline_entry_out(entry) for entry in page.entries],
+        next_before=page.next_before,
+    )
+
+
+def summary_out(summary: VisitSummary) -> SummaryOut:
+    return SummaryOut(
+        encounter_id=summary.encounter_id,
+        episode_id=summary.episode_id,
+        patient_id=summary.patient_id,
+        episode_title=summary.episode_title,
+        visit=summary.visit_label,
+        clinicians=summary.clinicians,
+        visit_at=summary.visit_at,
+        signed_at=summary.signed_at,
+        sections=[
+            SummarySectionSchema(key=s.key, heading=s.heading, paragraphs=s.paragraphs)
+            for s in summary.sections
+        ],
+        pdf_url=summary_url(summary.encounter_id) + "pdf/",
     )

@@ -1,12 +1,17 @@
 """Reads of the care spine. Every fetch of one record goes through access_*(): patients see
 their own; staff need a care relationship (or break-the-glass), else a 404 that is audited."""
 
-from django.db.models import QuerySet
+import datetime as dt
 
-from carepath.access.selectors import deny, may_access_patient
-from carepath.accounts.models import User
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from carepath.access.selectors import access_patient, deny, may_access_patient
+from carepath.accounts.models import PatientProfile, User
 from carepath.audit.actions import do_record_audit
-from carepath.care.models import ClinicalNote, Encounter, Episode
+from carepath.care.models import ClinicalNote, Encounter, Episode, NoteStatus
+from carepath.care.summary import VisitSummary, build_summary
+from carepath.care.timeline import TimelinePage, timeline_for_episode, timeline_for_patient
 
 
 def access_episode(user: User, episode_id: int, *, action: str = "episode.read") -> Episode:
@@ -64,3 +69,60 @@ def signed_notes_of_episode(episode: Episode) -> QuerySet[ClinicalNote]:
         .select_related("author", "encounter")
         .prefetch_related("amendments__author")
     )
+
+
+# --- Timeline and after-visit summary -------------------------------------------------------
+
+
+def episode_timeline(
+    user: User,
+    episode_id: int,
+    *,
+    before: dt.datetime | None = None,
+    limit: int | None = None,
+    category: str = "",
+) -> tuple[Episode, TimelinePage]:
+    episode = access_episode(user, episode_id, action="episode.timeline")
+    page = timeline_for_episode(user, episode, before=before, limit=limit, category=category)
+    return episode, page
+
+
+def patient_timeline(
+    user: User,
+    patient_id: int,
+    *,
+    before: dt.datetime | None = None,
+    limit: int | None = None,
+    category: str = "",
+) -> tuple[PatientProfile, TimelinePage]:
+    profile = access_patient(user, patient_id, action="patient.timeline")
+    page = timeline_for_patient(user, patient_id, before=before, limit=limit, category=category)
+    return profile, page
+
+
+def access_summary(
+    user: User, encounter_id: int, *, action: str = "summary.read"
+) -> tuple[Encounter, VisitSummary]:
+    """The after-visit summary of an encounter the user may see; 404 until a note is signed."""
+    encounter = access_encounter(user, encounter_id, action=action)
+    encounter = Encounter.objects.select_related(
+        "episode__patient", "episode__service_line__specialty", "clinician"
+    ).get(pk=encounter.pk)
+    summary = build_summary(encounter)
+    if summary is None:
+        raise Http404("There is no after-visit summary for this visit yet.")
+    return encounter, summary
+
+
+def encounters_with_summary(episode: Episode) -> list[Encounter]:
+    """Encounters of the episode whose note is signed (each has a summary), oldest first."""
+    return list(
+        Encounter.objects.filter(episode=episode, notes__status=NoteStatus.SIGNED)
+        .distinct()
+        .order_by("created_at", "pk")
+    )
+
+
+def episodes_with_activity(patient_id: int) -> QuerySet[Episode]:
+    """The patient's episodes, newest first, with how many encounters each holds."""
+    return episodes_of(patient_id).annotate(encounter_count=Count("encounters"))

@@ -17,12 +17,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from carepath.accounts.models import PatientProfile, Role, Specialty, User
 from carepath.audit.actions import do_record_audit
 from carepath.care.actions import (
+    OPEN_ENCOUNTER,
     do_begin_encounter,
     do_end_encounter,
     do_open_episode,
@@ -31,7 +33,8 @@ from carepath.care.actions import (
     do_sign_note,
     do_start_encounter,
 )
-from carepath.care.models import ClinicalNote, EncounterMode
+from carepath.care.events import emit_episode_event
+from carepath.care.models import ClinicalNote, Encounter, EncounterMode
 from carepath.consent.selectors import check_care_consent
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
@@ -59,7 +62,7 @@ from carepath.intake.questionnaires import (
     check_questionnaire,
     clean_answers,
 )
-from carepath.intake.red_flags import check_red_flag_rules, evaluate_red_flags
+from carepath.intake.red_flags import RedFlag, check_red_flag_rules, evaluate_red_flags
 from carepath.intake.selectors import (
     CASE_SUBJECT,
     case_work_item,
@@ -68,6 +71,9 @@ from carepath.intake.selectors import (
     patient_file,
 )
 from carepath.notifications.actions import enqueue_email, notify_user
+from carepath.visits.actions import EscalatedQueue, do_open_escalated_visit
+from carepath.visits.models import Visit, VisitMode
+from carepath.visits.selectors import open_on_demand_visit
 from carepath.workqueue.actions import do_complete, do_enqueue, do_requeue
 from carepath.workqueue.models import WorkItemKind, WorkItemStatus
 
@@ -88,6 +94,11 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 REVIEWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW})
 ANSWERABLE = REVIEWABLE | {CaseStatus.ESCALATED}
 CLOSABLE = ANSWERABLE | {CaseStatus.NEEDS_INFO}
+# Nobody holds these cases in the queue: a clinician with access to the patient closes them.
+PARKED = frozenset({CaseStatus.NEEDS_INFO, CaseStatus.FOLLOW_UP})
+ESCALATE_NOW = "now"
+ESCALATE_SCHEDULED = "scheduled"
+VISIT_EMAIL_SUBJECT = "Carepath: your clinician is ready to see you"
 
 
 def reply_due_at(service_line: ServiceLine, replied_at: dt.datetime) -> dt.datetime:
@@ -129,10 +140,39 @@ def _clean_text(text: str, field: str, *, required: bool = True, limit: int = ME
     return text
 
 
-def notify_patient(case: Case, title: str) -> None:
+def notify_patient(case: Case, title: str, *, url: str = "") -> None:
     """In the app with the detail; by e-mail with none (no health information)."""
-    notify_user(case.patient, kind="case", title=title, url=f"/patient/visits/{case.pk}/")
+    notify_user(case.patient, kind="case", title=title, url=url or f"/patient/visits/{case.pk}/")
     enqueue_email([case.patient.email], EMAIL_SUBJECT, EMAIL_BODY)
+
+
+def wait_url(visit: Visit) -> str:
+    return f"/visits/{visit.pk}/wait/"
+
+
+def booking_url(escalation_id: int) -> str:
+    return f"/patient/appointments/book/?escalation={escalation_id}"
+
+
+def notify_live_visit(patient: User, visit: Visit, title: str) -> None:
+    """The patient is wanted in a live visit now: the notification and the e-mail (sent on
+    commit) take them straight to the visit's waiting page. The e-mail says nothing about
+    their health, only that a clinician is waiting."""
+    notify_user(patient, kind="visit", title=title, url=wait_url(visit))
+    enqueue_email(
+        [patient.email],
+        VISIT_EMAIL_SUBJECT,
+        "A clinician is ready to see you in a live visit now.\n\n"
+        f"Join your visit: {str(settings.SITE_URL).rstrip('/')}{wait_url(visit)}\n\n"
+        "You will be asked to sign in. For your privacy we do not put any details in e-mail.",
+    )
+
+
+def _emit(case: Case, name: str, actor: User | None, **detail: Any) -> None:
+    if case.episode_id is not None:
+        emit_episode_event(
+            case.episode_id, name, actor_id=actor.pk if actor else None, case_id=case.pk, **detail
+        )
 
 
 # --- Patient: drafts and submission ------------------------------------------------------------
@@ -389,6 +429,8 @@ def do_submit_case(patient: User, case: Case) -> Case:
                 locked.needs_live_visit = True
                 priority = PRIORITY_LIVE_VISIT
                 title = f"Live visit now · {line.name}"
+                if open_on_demand_visit(patient.pk) is None:
+                    return _submit_into_live_visit(patient, locked, encounter, flag)
                 do_request_escalation(
                     None,
                     encounter,
@@ -416,6 +458,7 @@ def do_submit_case(patient: User, case: Case) -> Case:
             red_flag=locked.red_flag_outcome,
             work_item_id=item.pk,
         )
+        _emit(locked, "case.submitted", patient, red_flag=locked.red_flag_outcome)
         notify_user(
             patient,
             kind="case",
@@ -429,6 +472,51 @@ def do_submit_case(patient: User, case: Case) -> Case:
     return locked
 
 
+def _submit_into_live_visit(
+    patient: User, case: Case, encounter: Encounter, flag: RedFlag
+) -> Case:
+    """The rest of a submission whose live_visit_now red flag escalates it on its own: an
+    on-demand video visit in the shared queue (high priority, due in the rule's minutes),
+    in this episode (escalated from the async encounter); the case waits on that visit (its
+    queue item is the visit request) and the patient is sent to the waiting room. (A patient
+    already waiting for another live visit gets the old route: the case itself, high
+    priority; see do_submit_case.)"""
+    case.status = CaseStatus.ESCALATED
+    case.save()
+    _emit(case, "case.submitted", patient, red_flag=case.red_flag_outcome)
+    _emit(case, "case.escalated", patient, via="red_flag", rule=flag.rule_id, when=ESCALATE_NOW)
+    request = do_request_escalation(
+        None,
+        encounter,
+        mode=EncounterMode.VIDEO,
+        reason=f"Red flag {flag.rule_id}: {flag.message}",
+    )
+    line = case.service_line
+    visit = do_open_escalated_visit(
+        request,
+        mode=VisitMode.VIDEO,
+        by=patient,
+        queue=EscalatedQueue(
+            required_state=case.state_at_submission,
+            required_specialty=line.specialty,
+            required_language=preferred_language(patient),
+            priority=PRIORITY_LIVE_VISIT,
+            due_minutes=flag.due_minutes,
+        ),
+        reason=f"{line.name}: needs a live visit now",
+    )
+    _audit(
+        "case.submit",
+        patient,
+        case,
+        red_flag=case.red_flag_outcome,
+        visit_id=visit.pk,
+        work_item_id=visit.work_item_id,
+    )
+    notify_live_visit(patient, visit, "A clinician needs to see you now: join your visit")
+    return case
+
+
 def do_reply_to_case(
     patient: User,
     case: Case,
@@ -438,7 +526,8 @@ def do_reply_to_case(
     file_ids: Sequence[int] = (),
 ) -> CaseMessage:
     """The patient answers the clinician's question (with new files, uploaded here or
-    earlier through /api/v1/files); the case returns to the queue."""
+    earlier through /api/v1/files); the case returns to the queue. After a live visit
+    (follow-up) the patient keeps writing here: the visit's clinician is told."""
     text = _clean_text(text, "text")
     earlier = [patient_file(patient, file_id) for file_id in dict.fromkeys(file_ids)]
     if any(file is None for file in earlier):
@@ -450,7 +539,7 @@ def do_reply_to_case(
         )
     if len(uploads) + len(earlier) > MAX_ATTACHMENTS:
         raise ActionRefused("too_many_files", "Too many files at once.", field="files")
-    if case.status != CaseStatus.NEEDS_INFO:
+    if case.status not in PARKED:
         raise ActionRefused(
             "not_waiting", "This visit is not waiting for information from you.", status=409
         )
@@ -458,25 +547,50 @@ def do_reply_to_case(
     stored += [do_store_upload(patient, patient.pk, upload) for upload in uploads]
     with transaction.atomic():
         locked = _lock(case)
-        if locked.status != CaseStatus.NEEDS_INFO:
+        if locked.status not in PARKED:
             raise ActionRefused(
                 "not_waiting", "This visit is not waiting for information from you.", status=409
             )
+        follow_up = locked.status == CaseStatus.FOLLOW_UP
         message = CaseMessage.objects.create(
-            case=locked, author=patient, kind=MessageKind.REPLY, body=text
+            case=locked,
+            author=patient,
+            kind=MessageKind.MESSAGE if follow_up else MessageKind.REPLY,
+            body=text,
         )
         for file in stored:
             CaseAttachment.objects.update_or_create(
                 case=locked, file=file, defaults={"message": message, "added_by": patient}
             )
-        now = clock.now()
-        locked.status = CaseStatus.SUBMITTED
-        locked.save(update_fields=["status"])
-        item = case_work_item(locked)
-        if item is not None:
-            do_requeue(item.pk, due_at=reply_due_at(locked.service_line, now))
+        if follow_up:
+            _tell_follow_up_clinician(locked)
+        else:
+            now = clock.now()
+            locked.status = CaseStatus.SUBMITTED
+            locked.save(update_fields=["status"])
+            item = case_work_item(locked)
+            if item is not None:
+                do_requeue(item.pk, due_at=reply_due_at(locked.service_line, now))
         _audit("case.reply", patient, locked, message_id=message.pk, files=len(stored))
     return message
+
+
+def _tell_follow_up_clinician(case: Case) -> None:
+    """The clinician of the latest live visit the case escalated to reads the patient's
+    follow-up message (no health detail in the notification title)."""
+    live = (
+        Encounter.objects.filter(escalated_from_id=case.encounter_id, clinician__isnull=False)
+        .select_related("clinician")
+        .order_by("-created_at")
+        .first()
+    )
+    if live is not None and live.clinician is not None:
+        notify_user(
+            live.clinician,
+            kind="case",
+            title="A patient wrote after their visit",
+            url=f"/staff/cases/{case.pk}/review/",
+        )
 
 
 # --- Clinician: review -------------------------------------------------------------------------
@@ -537,7 +651,7 @@ def do_save_review_note(
 
 
 def _finish_review(clinician: User, case: Case) -> None:
-    if case.encounter is not None:
+    if case.encounter is not None and case.encounter.status in OPEN_ENCOUNTER:
         do_begin_encounter(case.encounter, clinician=clinician)
         do_end_encounter(case.encounter, by=clinician)
     item = case_work_item(case)
@@ -579,6 +693,7 @@ def do_answer_case(
         locked.save(update_fields=["status", "answered_at"])
         _finish_review(clinician, locked)
         _audit("case.answer", clinician, locked, note_id=note.pk)
+        _emit(locked, "case.answered", clinician, note_id=note.pk)
         notify_patient(locked, "Your clinician answered your online visit")
     return locked
 
@@ -601,6 +716,7 @@ def do_request_info(clinician: User, case: Case, question: str) -> Case:
         if item is not None:
             do_complete(clinician, item.pk)
         _audit("case.request_info", clinician, locked)
+        _emit(locked, "case.needs_info", clinician)
         notify_patient(locked, "Your clinician needs more information")
     return locked
 
@@ -609,7 +725,7 @@ def do_close_case(clinician: User, case: Case, reason: str) -> Case:
     reason = _clean_text(reason, "reason")
     with transaction.atomic():
         locked = _lock(case)
-        if locked.status == CaseStatus.NEEDS_INFO:
+        if locked.status in PARKED:
             # Parked: nobody holds it; a clinician with access to the patient may close it.
             if clinician.role != Role.CLINICIAN:
                 raise ActionRefused("forbidden", "Only clinicians close cases.", status=403)
@@ -623,36 +739,154 @@ def do_close_case(clinician: User, case: Case, reason: str) -> Case:
         locked.save(update_fields=["status", "closed_at"])
         _finish_review(clinician, locked)
         _audit("case.close", clinician, locked)
+        _emit(locked, "case.closed", clinician)
         notify_patient(locked, "Your online visit was closed")
     return locked
 
 
-def do_escalate_case(clinician: User, case: Case, *, mode: str, reason: str) -> Case:
-    """The clinician wants to see the patient live: record the escalation request on the
-    async encounter (the hybrid work books the visit) and tell the patient."""
+def check_escalation(when: str, mode: str) -> None:
+    if when not in (ESCALATE_NOW, ESCALATE_SCHEDULED):
+        raise ActionRefused(
+            "invalid_when", "Choose a live visit now or a scheduled visit.", field="when"
+        )
+    if when == ESCALATE_NOW and mode not in VisitMode.values:
+        raise ActionRefused(
+            "invalid_mode",
+            "A live visit now is a video, audio or chat visit; "
+            "offer scheduled times for a facilitated visit.",
+            field="mode",
+            status=422,
+        )
+
+
+def _escalation_message(when: str, mode: str) -> str:
+    kind = EncounterMode(mode).label.lower()
+    if when == ESCALATE_NOW:
+        return (
+            f"Your clinician would like to see you now in a {kind}. "
+            "Select “Join your visit” to go to the waiting room."
+        )
+    return (
+        f"Your clinician would like to see you in a {kind}. "
+        "Select “Book your visit” to choose a time with them or with another clinician."
+    )
+
+
+def do_escalate_case(
+    clinician: User, case: Case, *, mode: str, reason: str, when: str = ESCALATE_SCHEDULED
+) -> Case:
+    """The clinician wants to see the patient live, in the same episode.
+    `now`: an on-demand visit opens at once with this clinician (its encounter planned until
+    they admit the patient, escalated from the async one) and the patient is called to it.
+    `scheduled`: the patient is offered times with this clinician or any eligible one; the
+    booking links the appointment to the escalation (carepath.scheduling)."""
     reason = _clean_text(reason, "reason", limit=2_000)
+    check_escalation(when, mode)
     with transaction.atomic():
         locked = _lock(case)
         check_reviewer(clinician, locked, REVIEWABLE)
         assert locked.encounter is not None
         do_begin_encounter(locked.encounter, clinician=clinician)
         request = do_request_escalation(clinician, locked.encounter, mode=mode, reason=reason)
+        _emit(
+            locked,
+            "case.escalated",
+            clinician,
+            via="clinician",
+            when=when,
+            mode=mode,
+            escalation_request_id=request.pk,
+        )
+        visit = None
+        if when == ESCALATE_NOW:
+            visit = do_open_escalated_visit(
+                request,
+                mode=mode,
+                by=clinician,
+                clinician=clinician,
+                reason=f"{locked.service_line.name}: continued from an online visit",
+            )
         CaseMessage.objects.create(
             case=locked,
             author=clinician,
             kind=MessageKind.ESCALATED,
-            body=(
-                f"Your clinician would like to see you in a {EncounterMode(mode).label.lower()}."
-                " We will contact you to set it up."
-            ),
+            body=_escalation_message(when, mode),
         )
         locked.status = CaseStatus.ESCALATED
         locked.needs_live_visit = True
         locked.save(update_fields=["status", "needs_live_visit"])
         _finish_review(clinician, locked)
-        _audit("case.escalate", clinician, locked, escalation_request_id=request.pk, mode=mode)
-        notify_patient(locked, "Your clinician would like to see you live")
+        _audit(
+            "case.escalate",
+            clinician,
+            locked,
+            escalation_request_id=request.pk,
+            mode=mode,
+            when=when,
+            visit_id=visit.pk if visit else None,
+        )
+        if visit is not None:
+            notify_live_visit(locked.patient, visit, "Your clinician is ready to see you now")
+        else:
+            notify_patient(
+                locked,
+                "Your clinician would like to see you live: book your visit",
+                url=booking_url(request.pk),
+            )
     return locked
+
+
+def do_resume_case_after_visit(live: Encounter, visit: Visit, *, by: User) -> Case | None:
+    """De-escalation: the live visit a case escalated to has ended, so care continues
+    asynchronously in the case (follow-up): the thread records the visit and both sides keep
+    writing there. Called by the visit's end, inside its transaction."""
+    if live.escalated_from_id is None:
+        return None
+    case = Case.objects.filter(encounter_id=live.escalated_from_id).first()
+    if case is None:
+        return None
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.status != CaseStatus.ESCALATED:
+            return locked
+        minutes = max(1, round((visit.duration_seconds or 0) / 60))
+        CaseMessage.objects.create(
+            case=locked,
+            author=by,
+            kind=MessageKind.VISIT,
+            body=(
+                f"Your {EncounterMode(live.mode).label.lower()} with {by.display_name} ended "
+                f"({minutes} minute{'s' if minutes != 1 else ''}). Your clinician's plan is "
+                "below once they sign the visit note. You can keep writing to your clinician "
+                "here."
+            ),
+        )
+        locked.status = CaseStatus.FOLLOW_UP
+        locked.needs_live_visit = False
+        locked.save(update_fields=["status", "needs_live_visit"])
+        _audit("case.follow_up", by, locked, visit_id=visit.pk, live_encounter_id=live.pk)
+        notify_patient(locked, "Your visit has ended: follow-up continues in your online visit")
+    return locked
+
+
+def do_message_patient(clinician: User, case: Case, text: str) -> CaseMessage:
+    """A clinician with access to the patient writes in the case thread after the live visit
+    (follow-up). The caller authorized the case (access_case)."""
+    text = _clean_text(text, "text")
+    if clinician.role != Role.CLINICIAN:
+        raise ActionRefused("forbidden", "Only clinicians write to the patient here.", status=403)
+    with transaction.atomic():
+        locked = _lock(case)
+        if locked.status != CaseStatus.FOLLOW_UP:
+            raise ActionRefused(
+                "wrong_status", "Messages here continue care after a live visit.", status=409
+            )
+        message = CaseMessage.objects.create(
+            case=locked, author=clinician, kind=MessageKind.MESSAGE, body=text
+        )
+        _audit("case.message", clinician, locked, message_id=message.pk)
+        notify_patient(locked, "Your clinician wrote to you")
+    return message
 
 
 # --- Admin: questionnaires and service lines ---------------------------------------------------

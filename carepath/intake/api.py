@@ -24,6 +24,7 @@ from carepath.intake.schemas import (
     AttachmentOut,
     AvailabilityOut,
     CaseCreateIn,
+    CaseMessageIn,
     CaseOut,
     CaseSummaryOut,
     CloseIn,
@@ -50,6 +51,7 @@ from carepath.intake.selectors import (
     attachments_of,
     cases_of_patient,
     clinician_available,
+    escalations_of,
     messages_of,
     service_line_by_code,
     signed_answer_note,
@@ -71,7 +73,13 @@ api.add_exception_handler(FieldsRefused, on_fields_refused)
 
 
 def full_case_out(case: Case) -> CaseOut:
-    return case_out(case, attachments_of(case), messages_of(case), signed_answer_note(case))
+    return case_out(
+        case,
+        attachments_of(case),
+        messages_of(case),
+        signed_answer_note(case),
+        escalations_of(case),
+    )
 
 
 def _case_body(case: Case) -> dict[str, Any]:
@@ -385,10 +393,25 @@ def close(request: HttpRequest, case_id: int, payload: CloseIn) -> CaseOut:
 @router.post(
     "/cases/{case_id}/escalate",
     response=CaseOut,
-    summary="Escalate to a live visit (records the escalation request)",
+    summary="Escalate to a live visit in the same episode: now (an on-demand visit opens with "
+    "you; the patient is called to it) or scheduled (the patient books a time)",
     auth=only(Role.CLINICIAN),
 )
 def escalate(request: HttpRequest, case_id: int, payload: EscalateIn) -> CaseOut:
     clinician, case = _review_case(request, case_id, "case.escalate")
-    actions.do_escalate_case(clinician, case, mode=payload.mode, reason=payload.reason)
+    actions.do_escalate_case(
+        clinician, case, mode=payload.mode, reason=payload.reason, when=payload.when
+    )
     return full_case_out(access_case(clinician, case_id))
+
+
+@router.post(
+    "/cases/{case_id}/messages",
+    response={201: CaseOut},
+    summary="Write to the patient in the case after its live visit (follow-up)",
+    auth=only(Role.CLINICIAN),
+)
+def message_patient(request: HttpRequest, case_id: int, payload: CaseMessageIn) -> Status[CaseOut]:
+    clinician, case = _review_case(request, case_id, "case.message")
+    actions.do_message_patient(clinician, case, payload.text)
+    return Status(201, full_case_out(access_case(clinician, case_id)))

@@ -370,6 +370,12 @@ class EscalateForm(forms.Form):
     )
 
 
+class PatientMessageForm(forms.Form):
+    text = forms.CharField(
+        label="Message to the patient", widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+
+
 class CloseForm(forms.Form):
     reason = forms.CharField(
         label="Reason for closing", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000

@@ -87,6 +87,8 @@ class CaseStatus(models.TextChoices):
     NEEDS_INFO = "needs_info", "Needs information"
     ANSWERED = "answered", "Answered"
     ESCALATED = "escalated", "Escalated"
+    # After the live visit the case escalated to: care continues here, asynchronously.
+    FOLLOW_UP = "follow_up", "Follow-up"
     CLOSED = "closed", "Closed"
 
 
@@ -183,11 +185,14 @@ class MessageKind(models.TextChoices):
     ANSWER = "answer", "Clinician's answer"
     CLOSED = "closed", "Case closed"
     ESCALATED = "escalated", "Escalated to a live visit"
+    VISIT = "visit", "Live visit"
+    MESSAGE = "message", "Message"
 
 
 class CaseMessage(models.Model):
     """The minimal thread of a case: the clinician asks, the patient replies, the clinician
-    answers. Patient-facing text; the clinical record is the SOAP note."""
+    answers; after a live visit both keep writing here (follow-up). Patient-facing text; the
+    clinical record is the SOAP note."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="messages")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -15,6 +15,7 @@ from carepath.intake.models import (
     RedFlagOutcome,
     ServiceLine,
 )
+from carepath.intake.selectors import CaseEscalation
 
 Message = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Section = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000)]
@@ -156,6 +157,30 @@ class CloseIn(Schema):
 class EscalateIn(Schema):
     mode: Literal["video", "audio", "chat", "facilitated"]
     reason: Reason
+    when: Literal["now", "scheduled"] = Field(
+        default="scheduled",
+        description="now: a live visit opens at once with you as its clinician (video, audio "
+        "or chat); scheduled: the patient is offered times with you or any eligible clinician",
+    )
+
+
+class CaseMessageIn(Schema):
+    text: Message
+
+
+class EscalationOut(Schema):
+    id: int
+    mode: str
+    status: str
+    requested_at: dt.datetime
+    by_red_flag: bool
+    visit_id: int | None
+    visit_status: str | None
+    wait_url: str | None = Field(description="The patient's way into the visit (open visits)")
+    room_url: str | None
+    appointment_id: int | None
+    appointment_starts_at: dt.datetime | None
+    booking_url: str | None = Field(description="Where the patient books (not yet booked)")
 
 
 class AttachmentOut(Schema):
@@ -199,6 +224,7 @@ class CaseOut(Schema):
     red_flag_outcome: RedFlagOutcome
     red_flag_message: str
     needs_live_visit: bool
+    escalations: list[EscalationOut]
     answer: ClinicianAnswerOut | None
     episode_id: int | None
     encounter_id: int | None
@@ -243,11 +269,31 @@ def message_out(message: CaseMessage) -> MessageOut:
     )
 
 
+def escalation_out(escalation: CaseEscalation) -> EscalationOut:
+    request, visit, appointment = escalation.request, escalation.visit, escalation.appointment
+    live = visit is not None and visit.is_live
+    return EscalationOut(
+        id=request.pk,
+        mode=request.mode_wanted,
+        status=request.status,
+        requested_at=request.requested_at,
+        by_red_flag=request.requested_by_id is None,
+        visit_id=visit.pk if visit else None,
+        visit_status=visit.status if visit else None,
+        wait_url=f"/visits/{visit.pk}/wait/" if visit and live else None,
+        room_url=f"/visits/{visit.pk}/" if visit and live else None,
+        appointment_id=appointment.pk if appointment else None,
+        appointment_starts_at=appointment.starts_at if appointment else None,
+        booking_url=escalation.booking_url if escalation.waiting_for_booking else None,
+    )
+
+
 def case_out(
     case: Case,
     attachments: list[CaseAttachment],
     messages: list[CaseMessage],
     note: ClinicalNote | None,
+    escalations: list[CaseEscalation] | None = None,
 ) -> CaseOut:
     answer = None
     if note is not None:
@@ -271,6 +317,7 @@ def case_out(
         red_flag_outcome=RedFlagOutcome(case.red_flag_outcome),
         red_flag_message=case.red_flag_message,
         needs_live_visit=case.needs_live_visit,
+        escalations=[escalation_out(item) for item in escalations or []],
         answer=answer,
         episode_id=case.episode_id,
         encounter_id=case.encounter_id,

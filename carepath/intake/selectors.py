@@ -2,12 +2,15 @@
 access_case() (patients see their own; staff need a care relationship, which claiming the
 case's work item gives them; drafts are the patient's alone)."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
 
 from carepath.access.selectors import deny, may_access_patient
 from carepath.accounts.models import ClinicianProfile, Role, User
 from carepath.audit.actions import do_record_audit
-from carepath.care.models import ClinicalNote, NoteStatus
+from carepath.care.models import ClinicalNote, EscalationRequest, EscalationStatus, NoteStatus
 from carepath.core import clock
 from carepath.files.models import StoredFile
 from carepath.intake.models import (
@@ -19,6 +22,10 @@ from carepath.intake.models import (
     ServiceLine,
 )
 from carepath.workqueue.models import WorkItem, WorkItemStatus
+
+if TYPE_CHECKING:
+    from carepath.scheduling.models import Appointment
+    from carepath.visits.models import Visit
 
 CASE_SUBJECT = "intake.case"
 
@@ -136,3 +143,100 @@ def signed_answer_note(case: Case) -> ClinicalNote | None:
         .order_by("-signed_at")
         .first()
     )
+
+
+# --- Escalations: the live visits a case continues in ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseEscalation:
+    """One escalation of a case and where it stands: a visit (open now, or ended), an
+    appointment booked for it, or still waiting for the patient to book."""
+
+    request: EscalationRequest
+    visit: "Visit | None"
+    appointment: "Appointment | None"
+
+    @property
+    def waiting_for_booking(self) -> bool:
+        # A red-flag request (nobody asked for a booking) is answered by the queue instead.
+        return (
+            self.request.status == EscalationStatus.REQUESTED
+            and self.request.requested_by_id is not None
+        )
+
+    @property
+    def booking_url(self) -> str:
+        return f"/patient/appointments/book/?escalation={self.request.pk}"
+
+    @property
+    def live_now(self) -> bool:
+        return self.visit is not None and self.visit.is_live
+
+
+def escalations_of(case: Case) -> list[CaseEscalation]:
+    """Call after access_case()."""
+    from carepath.scheduling.models import Appointment, AppointmentStatus
+    from carepath.visits.models import Visit
+
+    if case.encounter_id is None:
+        return []
+    requests = list(
+        EscalationRequest.objects.filter(encounter_id=case.encounter_id)
+        .select_related("live_encounter")
+        .order_by("requested_at", "pk")
+    )
+    live_ids = [r.live_encounter_id for r in requests if r.live_encounter_id is not None]
+    visits = {
+        visit.encounter_id or getattr(visit.appointment, "encounter_id", None): visit
+        for visit in Visit.objects.filter(
+            Q(encounter_id__in=live_ids) | Q(appointment__encounter_id__in=live_ids)
+        ).select_related("appointment", "clinician")
+    }
+    appointments = {
+        appointment.encounter_id: appointment
+        for appointment in Appointment.objects.filter(
+            encounter_id__in=live_ids,
+            status__in=[AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED],
+        ).select_related("clinician", "visit_type")
+    }
+    return [
+        CaseEscalation(
+            request=request,
+            visit=visits.get(request.live_encounter_id),
+            appointment=appointments.get(request.live_encounter_id),
+        )
+        for request in requests
+    ]
+
+
+def live_visit_of(case: Case) -> "Visit | None":
+    """The live visit the case's patient (or clinician) should join now, if one is open."""
+    for escalation in reversed(escalations_of(case)):
+        if escalation.live_now:
+            return escalation.visit
+    return None
+
+
+def visit_notes_of(case: Case) -> list[ClinicalNote]:
+    """The signed notes of the live encounters the case escalated to (the visit's outcome)."""
+    if case.encounter_id is None:
+        return []
+    return list(
+        ClinicalNote.objects.filter(
+            encounter__escalated_from_id=case.encounter_id, status=NoteStatus.SIGNED
+        )
+        .select_related("author", "encounter")
+        .prefetch_related("amendments__author")
+        .order_by("signed_at")
+    )
+
+
+def case_of_encounter(encounter_id: int | None) -> Case | None:
+    """The async case an encounter is (or was escalated from), unauthorized: callers have
+    authorized the visit or encounter and then access_case() the result."""
+    if encounter_id is None:
+        return None
+    return Case.objects.filter(
+        Q(encounter_id=encounter_id) | Q(encounter__escalations__id=encounter_id)
+    ).first()

@@ -39,9 +39,12 @@ from carepath.intake.selectors import (
     active_service_lines,
     attachments_of,
     cases_of_patient,
+    escalations_of,
+    live_visit_of,
     messages_of,
     service_line_by_code,
     signed_answer_note,
+    visit_notes_of,
 )
 
 STEPS = ["Service", "Your state", "Questions", "Photos", "Review"]
@@ -252,6 +255,10 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
         except ActionRefused as refused:
             errors = [{"field": refused.field, "message": refused.message}]
         else:
+            # A red flag that needs a live visit now takes the patient to its waiting room.
+            visit = live_visit_of(access_case(patient, case.pk, action="case.read"))
+            if visit is not None:
+                return HttpResponseRedirect(f"/visits/{visit.pk}/wait/")
             return HttpResponseRedirect(f"/patient/visits/{case.pk}/")
     elif (redirect := _draft_or_status(case)) is not None:
         return redirect
@@ -295,6 +302,9 @@ def _status_page(
             "note": signed_answer_note(case),
             "emergency": case.red_flag_outcome == RedFlagOutcome.EMERGENCY,
             "reply_form": reply_form,
+            "escalations": escalations_of(case),
+            "visit_notes": visit_notes_of(case),
+            "follow_up": case.status == CaseStatus.FOLLOW_UP,
         },
         status=status,
     )
@@ -322,6 +332,6 @@ def reply(request: HttpRequest, case_id: int) -> HttpResponse:
         except ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
-            messages.success(request, "Thank you. Your reply was sent to your clinician.")
+            messages.success(request, "Thank you. Your message was sent to your clinician.")
             return HttpResponseRedirect(f"/patient/visits/{case.pk}/")
     return _status_page(request, case, form, status=400)

@@ -3,7 +3,8 @@
 /staff/cases/<id>/review/          answers, photos (zoomable), earlier episodes, actions
 /staff/cases/<id>/answer/          POST: save the note draft, or sign it and answer
 /staff/cases/<id>/request-info/    POST: ask the patient for more
-/staff/cases/<id>/escalate/        POST: ask for a live visit
+/staff/cases/<id>/escalate/        POST: a live visit now (to the room) or offer scheduled times
+/staff/cases/<id>/message/         POST: write to the patient after the live visit (follow-up)
 /staff/cases/<id>/close/           POST: close
 /staff/cases/notes/<id>/amend/     POST: amend a signed note"""
 
@@ -27,16 +28,20 @@ from carepath.intake.forms import (
     AnswerForm,
     CloseForm,
     EscalateForm,
+    PatientMessageForm,
     RequestInfoForm,
     summary_rows,
 )
-from carepath.intake.models import Case, RedFlagOutcome
+from carepath.intake.models import Case, CaseStatus, RedFlagOutcome
 from carepath.intake.selectors import (
     access_case,
     attachments_of,
     case_work_item,
+    escalations_of,
     holds_case,
+    live_visit_of,
     messages_of,
+    visit_notes_of,
 )
 
 
@@ -62,6 +67,7 @@ def _review_page(
     info_form: RequestInfoForm | None = None,
     escalate_form: EscalateForm | None = None,
     close_form: CloseForm | None = None,
+    message_form: PatientMessageForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     clinician = request_user(request)
@@ -94,6 +100,7 @@ def _review_page(
                 "plan": draft.plan,
             }
         answer_form = AnswerForm(initial=initial)
+    escalations = escalations_of(case)
     return render(
         request,
         "intake/review_case.html",
@@ -114,7 +121,19 @@ def _review_page(
             "info_form": info_form or RequestInfoForm(),
             "escalate_form": escalate_form or EscalateForm(),
             "close_form": close_form or CloseForm(),
+            "message_form": message_form or PatientMessageForm(),
             "amend_form": AmendForm(),
+            "encounter": case.encounter,
+            "escalations": escalations,
+            "my_live_visits": [
+                item.visit
+                for item in escalations
+                if item.visit is not None
+                and item.visit.is_live
+                and item.visit.clinician_id == clinician.pk
+            ],
+            "visit_notes": visit_notes_of(case),
+            "follow_up": case.status == CaseStatus.FOLLOW_UP,
         },
         status=status,
     )
@@ -191,17 +210,43 @@ def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.escalate")
     form = EscalateForm(request.POST)
+    when = request.POST.get("when", actions.ESCALATE_SCHEDULED)
     if form.is_valid():
         try:
-            actions.do_escalate_case(
-                clinician, case, mode=form.cleaned_data["mode"], reason=form.cleaned_data["reason"]
+            escalated = actions.do_escalate_case(
+                clinician,
+                case,
+                mode=form.cleaned_data["mode"],
+                reason=form.cleaned_data["reason"],
+                when=when,
             )
         except ActionRefused as refused:
             _refused(form, refused)
         else:
-            messages.success(request, "Live visit requested. The patient was told.")
+            visit = live_visit_of(escalated)
+            if visit is not None:
+                messages.success(request, "The patient was called to the visit. Admit them here.")
+                return HttpResponseRedirect(f"/visits/{visit.pk}/")
+            messages.success(request, "The patient was asked to book a live visit.")
             return HttpResponseRedirect(_review_url(case))
     return _review_page(request, case, escalate_form=form, status=400)
+
+
+@role_required(Role.CLINICIAN)
+@require_POST
+def message_patient(request: HttpRequest, case_id: int) -> HttpResponse:
+    clinician = request_user(request)
+    case = access_case(clinician, case_id, action="case.message")
+    form = PatientMessageForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.do_message_patient(clinician, case, form.cleaned_data["text"])
+        except ActionRefused as refused:
+            _refused(form, refused)
+        else:
+            messages.success(request, "Message sent to the patient.")
+            return HttpResponseRedirect(_review_url(case))
+    return _review_page(request, case, message_form=form, status=400)
 
 
 @role_required(Role.CLINICIAN)

@@ -2,11 +2,14 @@
 How a prescription reaches a pharmacy (the handoff adapters and their outbox) lives beside
 these in this app; the prescribing app knows only `do_dispatch` and the status listeners."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
 from carepath.core import clock
 from carepath.core.us_states import UsState
+from carepath.pharmacy.validators import validate_ncpdp_id, validate_postal_code
 
 
 class HandoffAdapter(models.TextChoices):
@@ -20,12 +23,14 @@ class Pharmacy(models.Model):
     """One dispensing pharmacy. `ncpdp_id` is the 7-digit NCPDP provider id pharmacies are
     known by in e-prescribing networks."""
 
-    ncpdp_id = models.CharField("NCPDP id", max_length=7, unique=True)
+    ncpdp_id = models.CharField(
+        "NCPDP id", max_length=7, unique=True, validators=[validate_ncpdp_id]
+    )
     name = models.CharField(max_length=120)
     address_line = models.CharField(max_length=200)
     city = models.CharField(max_length=80)
     state = models.CharField(max_length=2, choices=UsState.choices)
-    postal_code = models.CharField(max_length=10)
+    postal_code = models.CharField("ZIP code", max_length=10, validators=[validate_postal_code])
     phone = models.CharField(max_length=32)
     fax = models.CharField(max_length=32, blank=True)
     open_24_hours = models.BooleanField(default=False)
@@ -50,7 +55,15 @@ class Pharmacy(models.Model):
             models.CheckConstraint(
                 condition=models.Q(adapter="outbox") | ~models.Q(webhook_url=""),
                 name="pharmacy_webhook_has_url",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ncpdp_id__regex=r"^[0-9]{7}$"),
+                name="pharmacy_ncpdp_id_seven_digits",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(adapter__in=[a.value for a in HandoffAdapter]),
+                name="pharmacy_adapter_known",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -68,3 +81,139 @@ class PreferredPharmacy(models.Model):
 
     def __str__(self) -> str:
         return f"patient {self.patient_id} -> {self.pharmacy_id}"
+
+
+class DispatchStatus(models.TextChoices):
+    """Where a handed-off order is. queued: waiting for its adapter (or a retry); sent: in the
+    outbox for the network, or accepted by the pharmacy's webhook; received: the pharmacy
+    acknowledged it; filled: dispensed (final); failed: delivery gave up, or the pharmacy
+    refused it (staff may retry)."""
+
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    RECEIVED = "received", "Received by the pharmacy"
+    FILLED = "filled", "Filled"
+    FAILED = "failed", "Failed"
+
+
+class DispatchSource(models.TextChoices):
+    """Who moved a dispatch (recorded on each history row)."""
+
+    SYSTEM = "system", "Carepath"
+    ADAPTER = "adapter", "Delivery adapter"
+    NETWORK = "network", "Pharmacy network"
+    PHARMACY = "pharmacy", "Pharmacy (signed request)"
+    STAFF = "staff", "Staff"
+
+
+class Dispatch(models.Model):
+    """The outbox row of one order handed to a pharmacy: exactly one per (order_type,
+    order_id), which is what makes `do_dispatch` idempotent even under concurrent calls.
+    `delivery_id` is the stable public id a pharmacy sees (webhook header, outbox feed)."""
+
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    pharmacy = models.ForeignKey(Pharmacy, on_delete=models.PROTECT, related_name="dispatches")
+    # The adapter chosen when the dispatch was (re)queued; a later change of the pharmacy's
+    # adapter applies from its next retry.
+    adapter = models.CharField(max_length=10, choices=HandoffAdapter.choices)
+    order_type = models.CharField(max_length=40)
+    order_id = models.CharField(max_length=64)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    document = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DispatchStatus.choices, default=DispatchStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker delivering holds this lease, so a second worker (or a duplicate task) skips.
+    delivering_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    updated_at = models.DateTimeField(default=clock.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "dispatches"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "sent_at"]),
+            models.Index(fields=["patient"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["order_type", "order_id"], name="one_dispatch_per_order"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in DispatchStatus]),
+                name="dispatch_status_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(adapter__in=[a.value for a in HandoffAdapter]),
+                name="dispatch_adapter_known",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="filled") | models.Q(filled_at__isnull=False),
+                name="dispatch_filled_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_type} {self.order_id} -> pharmacy {self.pharmacy_id}: {self.status}"
+
+
+class DispatchStatusChange(models.Model):
+    """Append-only history of a dispatch: every status change (and every failed attempt)."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.PROTECT, related_name="history")
+    from_status = models.CharField(max_length=10, choices=DispatchStatus.choices, blank=True)
+    to_status = models.CharField(max_length=10, choices=DispatchStatus.choices)
+    source = models.CharField(max_length=10, choices=DispatchSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    attempt = models.PositiveIntegerField(default=0)
+    detail = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"dispatch {self.dispatch_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class PharmacyNetworkClient(models.Model):
+    """A credential for the pharmacy network's integration, which collects the outbox and
+    reports statuses. Only SHA-256 of the secret is stored (shown once when issued); it opens
+    the network endpoints and nothing else (not a user, not an ApiToken)."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"network client {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

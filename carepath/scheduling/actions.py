@@ -23,6 +23,10 @@ from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
+from carepath.care.actions import do_end_encounter, do_link_escalation, do_settle_escalation
+from carepath.care.actions import do_start_encounter as do_start_care_encounter
+from carepath.care.events import emit_episode_event
+from carepath.care.models import EncounterStatus, EscalationStatus
 from carepath.consent.selectors import check_care_consent
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
@@ -37,7 +41,13 @@ from carepath.scheduling.models import (
     VisitType,
     WeeklyAvailability,
 )
-from carepath.scheduling.selectors import is_slot_available, patient_state_of
+from carepath.scheduling.selectors import (
+    EscalationBooking,
+    clinician_has_specialty,
+    escalation_booking,
+    is_slot_available,
+    patient_state_of,
+)
 from carepath.scheduling.tasks import send_appointment_email, send_appointment_reminder
 
 logger = logging.getLogger("carepath.scheduling")
@@ -431,13 +441,19 @@ def do_book(
     starts_at: dt.datetime,
     patient_state: str = "",
     episode_id: int | None = None,
+    escalation_id: int | None = None,
 ) -> Appointment:
     """Book one slot. Refusals: 404 (may not book for this patient), 403 (consent), 400 (input),
-    409 (the slot was taken or is not offered)."""
+    409 (the slot was taken or is not offered). With `escalation_id` the visit continues a
+    patient's async case live: it lands in the case's episode, its encounter (planned until
+    the visit starts) escalated from the case's, and the escalation request points at it."""
     _check_actor_may_book_for(actor, patient)
     if patient.role != Role.PATIENT:
         raise ActionRefused("not_a_patient", "Only patients can be booked.", field="patient")
     check_care_consent(patient)
+    escalation = _escalation_to_book(patient, clinician, escalation_id)
+    if escalation is not None:
+        episode_id = escalation.escalation.encounter.episode_id
     if starts_at.tzinfo is None:
         raise ActionRefused("naive_time", "The start needs a time zone.", field="starts_at")
     starts_at = starts_at.astimezone(dt.UTC)
@@ -470,9 +486,13 @@ def do_book(
             booked_by=actor,
             ical_uid=uuid.uuid4().hex,
             episode_id=episode_id,
-            intake_case=_matching_intake_case(patient, visit_type),
+            intake_case=escalation.case
+            if escalation is not None
+            else _matching_intake_case(patient, visit_type),
         )
         _grant_care_access(appointment, actor)
+        if escalation is not None:
+            _attach_escalation(appointment, escalation, actor)
         do_record_audit(
             "appointment.book",
             actor=actor,
@@ -484,6 +504,69 @@ def do_book(
         _send_email_on_commit(appointment, "booked")
         schedule_reminders(appointment)
     return appointment
+
+
+def _escalation_to_book(
+    patient: User, clinician: User, escalation_id: int | None
+) -> EscalationBooking | None:
+    if escalation_id is None:
+        return None
+    booking = escalation_booking(patient, escalation_id)
+    if booking is None:
+        raise ActionRefused(
+            "unknown_escalation",
+            "This live visit cannot be booked: it was booked already, or is no longer needed.",
+            field="escalation_id",
+            status=409,
+        )
+    if not clinician_has_specialty(clinician, booking.service_line.specialty_id):
+        raise ActionRefused(
+            "wrong_specialty",
+            f"Choose a clinician who offers {booking.service_line.name}.",
+            field="clinician_id",
+        )
+    return booking
+
+
+def _attach_escalation(appointment: Appointment, booking: EscalationBooking, actor: User) -> None:
+    """Inside the booking transaction: the live encounter of the escalation, planned in the
+    case's episode, owned by the appointment."""
+    escalation = booking.escalation
+    encounter = do_start_care_encounter(
+        escalation.encounter.episode,
+        appointment.visit_type.mode,
+        by=actor,
+        clinician=appointment.clinician,
+        escalated_from=escalation.encounter,
+    )
+    appointment.encounter = encounter
+    appointment.save(update_fields=["encounter"])
+    do_link_escalation(escalation, encounter, by=actor)
+    emit_episode_event(
+        encounter.episode_id,
+        "visit.scheduled",
+        actor_id=actor.pk,
+        appointment_id=appointment.pk,
+        encounter_id=encounter.pk,
+        mode=appointment.visit_type.mode,
+        kind="scheduled",
+        starts_at=appointment.starts_at.isoformat(),
+        escalated_from=escalation.encounter_id,
+    )
+
+
+def _release_escalation(appointment: Appointment, actor: User) -> None:
+    """A cancelled escalation booking: its planned live encounter is cancelled and the
+    escalation waits for a booking again (the patient can choose another time)."""
+    encounter = appointment.encounter
+    if (
+        encounter is None
+        or encounter.escalated_from_id is None
+        or encounter.status != EncounterStatus.PLANNED
+    ):
+        return
+    do_end_encounter(encounter, by=actor, status=EncounterStatus.CANCELLED)
+    do_settle_escalation(encounter, by=actor, status=EscalationStatus.REQUESTED)
 
 
 def _is_staff_over(actor: User, appointment: Appointment) -> bool:
@@ -552,6 +635,7 @@ def do_cancel(actor: User, appointment: Appointment, *, reason: str = "") -> App
             update_fields=["status", "cancelled_at", "cancel_reason", "reminder_version"]
         )
         _end_care_access(appointment)
+        _release_escalation(appointment, actor)
         do_record_audit(
             "appointment.cancel",
             actor=actor,
@@ -624,6 +708,8 @@ def do_reschedule(
             reminder_version=old.reminder_version,
             ical_uid=old.ical_uid,
             episode_id=old.episode_id,
+            # An escalation's planned live encounter moves with the booking.
+            encounter_id=old.encounter_id,
             intake_case_id=old.intake_case_id,
         )
         _end_care_access(old)

@@ -1,13 +1,14 @@
 """/api/v1/scheduling: slots, appointments (book, reschedule, cancel, no-show), and the
 clinician's own hours, exceptions and visit types."""
 
+import dataclasses
 import datetime as dt
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from carepath.access.selectors import access_patient
+from carepath.access.selectors import access_patient, deny
 from carepath.accounts.models import Role, User
 from carepath.core import clock
 from carepath.core.api import current_user, only
@@ -42,6 +43,8 @@ from carepath.scheduling.selectors import (
     appointments_for_patient,
     audit_listed,
     available_slots,
+    escalation_booking,
+    escalation_slots,
     exceptions_of,
     service_line_by_code,
     visit_types_of,
@@ -101,6 +104,11 @@ class SlotQuery(Schema):
     state: str = Field(default="", max_length=2, description="State during the visit")
     patient_id: int | None = Field(default=None, description="Staff searching for a patient")
     limit: int = Field(default=200, ge=1, le=2000)
+    escalation_id: int | None = Field(
+        default=None,
+        description="Times for the live visit a clinician asked for from an async case: the "
+        "case's service line and state; with clinician_id, that clinician only",
+    )
 
 
 @router.get(
@@ -112,6 +120,8 @@ class SlotQuery(Schema):
 def search_slots(request: HttpRequest, query: Query[SlotQuery]) -> list[SlotOut]:
     actor = current_user(request)
     patient = _patient_for(actor, query.patient_id, "slots.search")
+    if query.escalation_id is not None:
+        return _escalation_slots(actor, patient, query)
     service_line = None
     if query.service_line:
         service_line = service_line_by_code(query.service_line)
@@ -133,6 +143,25 @@ def search_slots(request: HttpRequest, query: Query[SlotQuery]) -> list[SlotOut]
         start_date=start_date,
         days=query.days,
         state=query.state.upper(),
+        limit=query.limit,
+    )
+    return [slot_out(slot) for slot in slots]
+
+
+def _escalation_slots(actor: User, patient: User, query: SlotQuery) -> list[SlotOut]:
+    assert query.escalation_id is not None
+    booking = escalation_booking(patient, query.escalation_id)
+    if booking is None:
+        raise deny(actor, "escalation", query.escalation_id, patient.pk)
+    clinician = _clinician(query.clinician_id)
+    if clinician is not None:
+        booking = dataclasses.replace(booking, clinician=clinician)
+    slots = escalation_slots(
+        booking,
+        patient=patient,
+        start_date=query.start_date or clock.now().astimezone(zone_of(patient)).date(),
+        days=query.days,
+        same_clinician=clinician is not None,
         limit=query.limit,
     )
     return [slot_out(slot) for slot in slots]
@@ -165,6 +194,7 @@ def book(request: HttpRequest, payload: BookIn) -> Status[AppointmentOut]:
             visit_type=visit_type,
             starts_at=payload.starts_at,
             patient_state=payload.patient_state.upper(),
+            escalation_id=payload.escalation_id,
         )
         return int(appointment.pk)
 

@@ -107,6 +107,11 @@ class BookIn(Schema):
     starts_at: dt.datetime = Field(description="An exact slot start (any offset; UTC stored)")
     patient_state: str = Field(default="", max_length=2, description="State during the visit")
     patient_id: int | None = Field(default=None, description="Staff booking for a patient")
+    escalation_id: int | None = Field(
+        default=None,
+        description="Book the live visit a clinician asked for from an async case: the "
+        "appointment lands in the case's episode",
+    )
 
 
 class RescheduleIn(Schema):

@@ -32,6 +32,7 @@ from carepath.scheduling.models import (
 )
 
 if TYPE_CHECKING:
+    from carepath.care.models import EscalationRequest
     from carepath.intake.models import Case as IntakeCase
     from carepath.intake.models import ServiceLine
 
@@ -503,3 +504,85 @@ def exceptions_of(clinician: User, *, upcoming: bool = True) -> QuerySet[Availab
     if upcoming:
         exceptions = exceptions.filter(ends_at__gt=clock.now())
     return exceptions.order_by("starts_at")
+
+
+# --- Escalations from an async case --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EscalationBooking:
+    """What a booking for an escalation is pre-filtered by: the case's service line (so the
+    clinician has the right specialty), the state the patient was in, the escalating
+    clinician (offered first) and the mode wanted."""
+
+    escalation: "EscalationRequest"
+    case: "IntakeCase"
+    service_line: "ServiceLine"
+    state: str
+    clinician: User | None
+    mode: str
+
+
+def escalation_booking(patient: User, escalation_id: int) -> EscalationBooking | None:
+    """The patient's own escalation still waiting for a booking (None for anything else:
+    another patient's, already booked or completed, or its episode closed)."""
+    from carepath.care.models import EpisodeStatus, EscalationRequest, EscalationStatus
+    from carepath.intake.models import Case as IntakeCase
+
+    escalation = (
+        EscalationRequest.objects.select_related("encounter__episode", "requested_by")
+        .filter(
+            pk=escalation_id,
+            status=EscalationStatus.REQUESTED,
+            encounter__episode__patient=patient,
+            encounter__episode__status=EpisodeStatus.OPEN,
+        )
+        .first()
+    )
+    if escalation is None:
+        return None
+    case = (
+        IntakeCase.objects.select_related("service_line")
+        .filter(encounter_id=escalation.encounter_id)
+        .first()
+    )
+    if case is None:
+        return None
+    requested_by = escalation.requested_by
+    return EscalationBooking(
+        escalation=escalation,
+        case=case,
+        service_line=case.service_line,
+        state=case.state_at_submission,
+        clinician=requested_by if requested_by and requested_by.role == Role.CLINICIAN else None,
+        mode="video" if escalation.mode_wanted == "facilitated" else escalation.mode_wanted,
+    )
+
+
+def escalation_slots(
+    booking: EscalationBooking,
+    *,
+    patient: User,
+    start_date: dt.date,
+    days: int,
+    same_clinician: bool,
+    limit: int | None = None,
+) -> list[Slot]:
+    """Slots for an escalation: with the escalating clinician, or any clinician licensed in
+    the patient's state with the service line's specialty; of the wanted mode when any are
+    offered (the mode can also change inside the visit)."""
+    slots = available_slots(
+        service_line=booking.service_line,
+        clinician=booking.clinician if same_clinician else None,
+        patient=patient,
+        start_date=start_date,
+        days=days,
+        state=booking.state,
+    )
+    matching = [slot for slot in slots if slot.mode == booking.mode]
+    chosen = matching or slots
+    return chosen[:limit] if limit is not None else chosen
+
+
+def clinician_has_specialty(clinician: User, specialty_id: int) -> bool:
+    return ClinicianProfile.objects.filter(user=clinician, specialties=specialty_id).exists()

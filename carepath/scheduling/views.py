@@ -14,7 +14,9 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
+from carepath.access.selectors import deny
 from carepath.accounts.models import License, Role, User
+from carepath.audit.actions import do_record_audit
 from carepath.core import clock
 from carepath.core.decorators import consent_required, request_user, role_required
 from carepath.core.errors import ActionRefused
@@ -31,6 +33,7 @@ from carepath.scheduling.forms import (
 from carepath.scheduling.idempotent import idempotent_create
 from carepath.scheduling.models import Appointment, AppointmentStatus, VisitType
 from carepath.scheduling.selectors import (
+    EscalationBooking,
     Slot,
     access_appointment,
     active_service_lines,
@@ -38,6 +41,8 @@ from carepath.scheduling.selectors import (
     appointments_for_patient,
     audit_listed,
     available_slots,
+    escalation_booking,
+    escalation_slots,
     exceptions_of,
     intake_case_for,
     patient_state_of,
@@ -55,9 +60,9 @@ def _service_line_choices() -> list[tuple[str, str]]:
     return [(line.code, line.name) for line in active_service_lines()]
 
 
-def _clinician_choices(patient: User) -> list[tuple[int, str]]:
+def _clinician_choices(patient: User, state: str = "") -> list[tuple[int, str]]:
     """Clinicians licensed today in the patient's state."""
-    state = patient_state_of(patient)
+    state = state or patient_state_of(patient)
     today = clock.now().astimezone(zone_of(patient)).date()
     ids = License.objects.filter(state=state, expires_on__gte=today).values("clinician__user_id")
     clinicians = User.objects.filter(pk__in=ids, role=Role.CLINICIAN, is_active=True).order_by(
@@ -73,14 +78,38 @@ def _group_by_day(slots: list[Slot]) -> list[tuple[dt.date, list[Slot]]]:
     return list(days.items())
 
 
-def _slot_query(slot: Slot) -> str:
-    return urlencode(
-        {
-            "clinician": slot.clinician_id,
-            "visit_type": slot.visit_type_id,
-            "starts_at": slot.starts_at.isoformat(),
-        }
+def _slot_query(slot: Slot, escalation_id: int | None = None) -> str:
+    query: dict[str, object] = {
+        "clinician": slot.clinician_id,
+        "visit_type": slot.visit_type_id,
+        "starts_at": slot.starts_at.isoformat(),
+    }
+    if escalation_id is not None:
+        query["escalation"] = escalation_id
+    return urlencode(query)
+
+
+def _escalation_param(patient: User, params: Any) -> EscalationBooking | None:
+    """The escalation a booking page is for (?escalation=<id>): the patient's own, still
+    waiting for a booking; anything else is a 404."""
+    raw = params.get("escalation", "")
+    if not raw:
+        return None
+    try:
+        escalation_id = int(raw)
+    except (TypeError, ValueError) as error:
+        raise Http404("No such live visit to book.") from error
+    booking = escalation_booking(patient, escalation_id)
+    if booking is None:
+        raise deny(patient, "escalation", escalation_id, patient.pk)
+    do_record_audit(
+        "escalation.read",
+        actor=patient,
+        object_type="escalation",
+        object_id=escalation_id,
+        patient_id=patient.pk,
     )
+    return booking
 
 
 def intake_url(appointment: Appointment) -> str:
@@ -125,6 +154,9 @@ def book_search(request: HttpRequest) -> HttpResponse:
     patient = request_user(request)
     zone = zone_of(patient)
     today = clock.now().astimezone(zone).date()
+    escalation = _escalation_param(patient, request.GET)
+    if escalation is not None:
+        return _escalation_search(request, patient, escalation)
     data = request.GET if request.GET else None
     form = SlotSearchForm(
         data,
@@ -162,6 +194,45 @@ def book_search(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _escalation_search(
+    request: HttpRequest, patient: User, escalation: EscalationBooking
+) -> HttpResponse:
+    """Times for the live visit a clinician asked for: with that clinician first
+    (?with=any for any clinician licensed in the patient's state with the right specialty)."""
+    zone = zone_of(patient)
+    start_date = clock.now().astimezone(zone).date()
+    with contextlib.suppress(ValueError):
+        start_date = max(start_date, dt.date.fromisoformat(request.GET.get("start_date", "")))
+    same = escalation.clinician is not None and request.GET.get("with") != "any"
+    slots = escalation_slots(
+        escalation,
+        patient=patient,
+        start_date=start_date,
+        days=SEARCH_DAYS,
+        same_clinician=same,
+        limit=SLOTS_SHOWN,
+    )
+    escalation_id = escalation.escalation.pk
+    return render(
+        request,
+        "scheduling/book_escalation.html",
+        {
+            "booking": escalation,
+            "same_clinician": same,
+            "days": [
+                (day, [(slot, _slot_query(slot, escalation_id)) for slot in day_slots])
+                for day, day_slots in _group_by_day(slots)
+            ],
+            "zone": zone.key,
+            "start_date": start_date,
+            "next_week": start_date + dt.timedelta(days=SEARCH_DAYS),
+            "base_query": urlencode(
+                {"escalation": escalation_id, **({} if same else {"with": "any"})}
+            ),
+        },
+    )
+
+
 def _parse_slot_params(params: Any) -> tuple[User, VisitType, dt.datetime]:
     try:
         clinician_id = int(params.get("clinician", ""))
@@ -182,9 +253,14 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
     patient = request_user(request)
     params = request.POST if request.method == "POST" else request.GET
     clinician, visit_type, starts_at = _parse_slot_params(params)
+    escalation = _escalation_param(patient, params)
+    escalation_id = escalation.escalation.pk if escalation is not None else None
     form = BookForm(
         request.POST or None,
-        initial={"patient_state": patient_state_of(patient), "idempotency_key": uuid.uuid4().hex},
+        initial={
+            "patient_state": escalation.state if escalation else patient_state_of(patient),
+            "idempotency_key": uuid.uuid4().hex,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -197,6 +273,7 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
                     "visit_type_id": visit_type.pk,
                     "starts_at": starts_at.isoformat(),
                     "patient_state": form.cleaned_data["patient_state"],
+                    "escalation_id": escalation_id,
                 },
                 create=lambda: (
                     actions.do_book(
@@ -206,6 +283,7 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
                         visit_type=visit_type,
                         starts_at=starts_at,
                         patient_state=form.cleaned_data["patient_state"],
+                        escalation_id=escalation_id,
                     ).pk
                 ),
             )
@@ -229,6 +307,7 @@ def book_confirm(request: HttpRequest) -> HttpResponse:
                 "visit_type": visit_type.pk,
                 "starts_at": starts_at.isoformat(),
             },
+            "escalation": escalation,
         },
         status=409 if form.errors and request.method == "POST" else 200,
     )

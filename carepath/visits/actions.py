@@ -17,10 +17,13 @@ from carepath.audit.models import Outcome
 from carepath.care.actions import (
     do_begin_encounter,
     do_end_encounter,
+    do_link_escalation,
     do_open_episode,
+    do_settle_escalation,
     do_start_encounter,
 )
-from carepath.care.models import Encounter, EncounterMode
+from carepath.care.events import emit_episode_event
+from carepath.care.models import Encounter, EncounterMode, EscalationRequest, EscalationStatus
 from carepath.consent.selectors import check_care_consent
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
@@ -42,7 +45,12 @@ from carepath.visits.models import (
     VisitStatus,
 )
 from carepath.visits.protocol import VITALS, Malformed, check_vitals
-from carepath.visits.selectors import link_window, participant_out, room_peers
+from carepath.visits.selectors import (
+    link_window,
+    open_on_demand_visit,
+    participant_out,
+    room_peers,
+)
 from carepath.visits.tokens import TokenRefused, make_token, read_token
 from carepath.workqueue.actions import do_cancel, do_claim, do_complete, do_enqueue
 from carepath.workqueue.models import ACTIVE_STATUSES, WorkItem, WorkItemKind, WorkItemStatus
@@ -543,8 +551,11 @@ def _finish_work_item(clinician: User, item: WorkItem | None) -> None:
 
 
 def _start_visit(visit: Visit, clinician: User) -> None:
-    """First admission: the encounter starts, in the appointment's episode when it has one
-    (the appointment is then linked to the encounter)."""
+    """First admission: the encounter starts. A visit that already carries its encounter (an
+    escalation from an async case: planned in the case's episode) or whose appointment does
+    (booked for an escalation) begins that one; otherwise a new encounter in the appointment's
+    episode when it has one (the appointment is then linked to the encounter), else in a new
+    episode."""
     appointment = visit.appointment
     encounter: Encounter | None = visit.encounter or getattr(appointment, "encounter", None)
     if encounter is not None:
@@ -570,6 +581,16 @@ def _start_visit(visit: Visit, clinician: User) -> None:
     visit.started_at = clock.now()
     visit.save(update_fields=["encounter", "status", "started_at"])
     _event(visit, VisitEventKind.STARTED, to_mode=visit.mode)
+    emit_episode_event(
+        encounter.episode_id,
+        "visit.started",
+        actor_id=clinician.pk,
+        visit_id=visit.pk,
+        encounter_id=encounter.pk,
+        mode=visit.mode,
+        kind=visit.kind,
+        escalated_from=encounter.escalated_from_id,
+    )
 
 
 def _admit(visit: Visit, participant: Participant, clinician: User) -> Participant:
@@ -784,6 +805,129 @@ def do_take_on_demand(clinician: User, visit_id: int) -> Visit:
     return locked
 
 
+# --- Escalation from an async case -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EscalatedQueue:
+    """Where an escalated visit waits when no clinician is named (a red-flag rule asked)."""
+
+    required_state: str
+    required_specialty: Specialty | None
+    required_language: str
+    priority: int
+    due_minutes: int
+
+
+def do_open_escalated_visit(
+    escalation: EscalationRequest,
+    *,
+    mode: str,
+    by: User,
+    clinician: User | None = None,
+    queue: EscalatedQueue | None = None,
+    reason: str = "",
+) -> Visit:
+    """An on-demand visit that continues an async encounter live, in the same episode: its
+    encounter is created now (planned until the first admission) with escalated_from = the
+    async one, and the escalation request points at it. With `clinician` (the escalating
+    clinician) the visit is theirs at once and they admit the patient from the room; without
+    one (`queue`) the request waits in the shared queue for any eligible clinician, with the
+    patient already checked in. Call inside the caller's transaction."""
+    if mode not in VisitMode.values:
+        raise ActionRefused(
+            "invalid_mode", "A live visit now is a video, audio or chat visit.", field="mode"
+        )
+    if (clinician is None) == (queue is None):
+        raise ValueError("name the clinician, or the queue the request waits in")
+    async_encounter = Encounter.objects.select_related("episode__patient").get(
+        pk=escalation.encounter_id
+    )
+    patient = async_encounter.episode.patient
+    if open_on_demand_visit(patient.pk) is not None:
+        raise ActionRefused(
+            "visit_open",
+            "This patient is already waiting for a live visit; finish that one first.",
+            status=409,
+        )
+    with transaction.atomic():
+        now = clock.now()
+        encounter = do_start_encounter(
+            async_encounter.episode,
+            mode,
+            by=by,
+            clinician=clinician,
+            escalated_from=async_encounter,
+        )
+        visit = Visit.objects.create(
+            kind=VisitKind.ON_DEMAND,
+            patient=patient,
+            clinician=clinician,
+            encounter=encounter,
+            mode=mode,
+            reason=" ".join(reason.split())[:500],
+            required_specialty=queue.required_specialty if queue else None,
+            starts_at=now,
+            ends_at=now + dt.timedelta(minutes=settings.ON_DEMAND_VISIT_MINUTES),
+            created_at=now,
+        )
+        if clinician is not None:
+            _clinician_participant(visit, clinician, now)
+        else:
+            assert queue is not None
+            _queue_escalated_visit(visit, patient, queue, now)
+        do_link_escalation(escalation, encounter, by=by)
+        _audit(
+            "visit.escalated_open",
+            visit,
+            actor=by,
+            detail={
+                "escalation_request_id": escalation.pk,
+                "encounter_id": encounter.pk,
+                "work_item_id": visit.work_item_id,
+            },
+        )
+        emit_episode_event(
+            encounter.episode_id,
+            "visit.scheduled",
+            actor_id=by.pk,
+            visit_id=visit.pk,
+            encounter_id=encounter.pk,
+            mode=mode,
+            kind=VisitKind.ON_DEMAND,
+            escalated_from=async_encounter.pk,
+        )
+    return visit
+
+
+def _queue_escalated_visit(
+    visit: Visit, patient: User, queue: EscalatedQueue, now: dt.datetime
+) -> None:
+    participant = Participant.objects.create(
+        visit=visit,
+        user=patient,
+        role=ParticipantRole.PATIENT,
+        display_name=patient.display_name,
+        created_at=now,
+        checked_in_at=now,
+    )
+    item = do_enqueue(
+        kind=WorkItemKind.ON_DEMAND,
+        patient=patient,
+        subject_type="visit",
+        subject_id=str(visit.pk),
+        title="Live visit now (red flag)",
+        due_at=now + dt.timedelta(minutes=queue.due_minutes),
+        priority=queue.priority,
+        required_state=queue.required_state,
+        required_specialty=queue.required_specialty,
+        required_language=queue.required_language,
+    )
+    visit.work_item = item
+    visit.save(update_fields=["work_item"])
+    _event(visit, VisitEventKind.CHECKED_IN, participant)
+
+
 # --- In the room -------------------------------------------------------------------------
 
 
@@ -994,6 +1138,27 @@ def _complete_appointment(visit: Visit, user: User) -> None:
         do_complete_appointment(visit.appointment, actor=user, encounter_id=visit.encounter_id)
 
 
+def _after_live_encounter(visit: Visit, encounter: Encounter, user: User) -> None:
+    """The episode hears the visit ended; a visit escalated from an async case hands care
+    back to that case (de-escalation: follow-up continues asynchronously)."""
+    emit_episode_event(
+        encounter.episode_id,
+        "visit.ended",
+        actor_id=user.pk,
+        visit_id=visit.pk,
+        encounter_id=encounter.pk,
+        mode=visit.mode,
+        duration_seconds=visit.duration_seconds,
+        escalated_from=encounter.escalated_from_id,
+    )
+    if encounter.escalated_from_id is None:
+        return
+    do_settle_escalation(encounter, by=user, status=EscalationStatus.COMPLETED)
+    from carepath.intake.actions import do_resume_case_after_visit
+
+    do_resume_case_after_visit(encounter, visit, by=user)
+
+
 def do_end_visit(user: User, visit_id: int) -> Visit:
     """The clinician ends the visit: the encounter is finished with its duration, everyone's
     sockets are told, and unused guest links stop working."""
@@ -1032,6 +1197,8 @@ def do_end_visit(user: User, visit_id: int) -> Visit:
         _audit(
             "visit.end", locked, actor=user, detail={"duration_seconds": locked.duration_seconds}
         )
+        if locked.encounter is not None:
+            _after_live_encounter(locked, locked.encounter, user)
         for participant_id in participant_ids:
             events.publish_to_participant(participant_id, "participant.ended")
     return locked

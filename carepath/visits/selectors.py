@@ -229,6 +229,20 @@ def visits_for(user: User) -> QuerySet[Visit]:
     )
 
 
+def open_on_demand_visit(patient_id: int) -> Visit | None:
+    """The patient's live on-demand visit (waiting or in progress), if any: a patient waits
+    for one live visit at a time."""
+    return (
+        Visit.objects.filter(
+            patient_id=patient_id,
+            kind=VisitKind.ON_DEMAND,
+            status__in=[VisitStatus.OPEN, VisitStatus.IN_PROGRESS],
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def require_visit(visit_id: int) -> Visit:
     visit = Visit.objects.filter(pk=visit_id).first()
     if visit is None:

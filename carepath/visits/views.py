@@ -15,8 +15,12 @@ from carepath.accounts.mfa import staff_mfa_satisfied
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
+from carepath.care.models import Encounter
 from carepath.core.decorators import consent_required, request_user, role_required
 from carepath.core.errors import ActionRefused
+from carepath.intake.forms import summary_rows
+from carepath.intake.models import Case
+from carepath.intake.selectors import access_case, attachments_of, case_of_encounter, messages_of
 from carepath.visits import actions
 from carepath.visits.forms import GuestNameForm, OnDemandForm
 from carepath.visits.models import (
@@ -246,21 +250,56 @@ def room(request: HttpRequest, visit_id: int) -> HttpResponse:
     if participant.state != AdmissionState.ADMITTED:
         return HttpResponseRedirect(f"/visits/{visit_id}/wait/")
     context = _context(participant)
-    context["intake_url"] = _intake_url(visit) if context["is_clinician"] else ""
+    if context["is_clinician"] and participant.user is not None:
+        context["encounter"] = _encounter_of(visit)
+        context["intake"] = _intake_panel(visit, participant.user)
     return render(request, "visits/room.html", context)
 
 
-def _intake_url(visit: Visit) -> str:
-    """Where the clinician reads the intake answers of a visit that required one."""
-    if visit.appointment is None:
-        return ""
-    try:
+def _encounter_of(visit: Visit) -> Encounter | None:
+    """The visit's encounter: its own once started, else the one planned for it (an
+    escalation's live encounter, carried by the visit or by its appointment)."""
+    if visit.encounter is not None:
+        return visit.encounter
+    appointment = visit.appointment
+    return appointment.encounter if appointment is not None else None
+
+
+def _intake_case(visit: Visit) -> Case | None:
+    """The async case behind a visit: the one its encounter escalated from, else the intake
+    attached to its appointment."""
+    encounter = _encounter_of(visit)
+    if encounter is not None and encounter.escalated_from_id is not None:
+        case = case_of_encounter(encounter.escalated_from_id)
+        if case is not None:
+            return case
+    if visit.appointment is not None:
         from carepath.scheduling.selectors import intake_case_for
 
-        case = intake_case_for(visit.appointment)
-    except (ImportError, AttributeError):
-        return ""
-    return f"/staff/cases/{case.pk}/review/" if case is not None else ""
+        return intake_case_for(visit.appointment)
+    return None
+
+
+def _intake_panel(visit: Visit, clinician: User) -> dict[str, Any] | None:
+    """The clinician's panel: the async intake (answers, photos, red flags, messages) the
+    visit continues. Only for the visit's clinician (the room decides); reading it is
+    authorized and audited like opening the case (no care relationship: no panel)."""
+    case = _intake_case(visit)
+    if case is None:
+        return None
+    try:
+        case = access_case(clinician, case.pk, action="case.visit_panel")
+    except Http404:
+        return None
+    return {
+        "case": case,
+        "rows": summary_rows(case.questionnaire.definition, case.answers),
+        "other_files": [
+            a for a in attachments_of(case) if not a.link_id and a.message_id is None
+        ],
+        "thread": messages_of(case),
+        "review_url": f"/staff/cases/{case.pk}/review/",
+    }
 
 
 @role_required(Role.CLINICIAN)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from carepath.carepaths.tasks import deliver_due_check_ins
 from carepath.core import clock
 from carepath.workqueue.actions import do_expire_lease, do_record_sla_breach
 from carepath.workqueue.models import ACTIVE_STATUSES, WorkItem, WorkItemStatus
@@ -70,6 +71,7 @@ def check_sla_breaches() -> int:
     run."""
     run_lease_expiry()
     flagged = run_sla_check()
+    deliver_due_check_ins()
     if flagged:
         logger.info("sla breaches flagged", extra={"count": flagged})
     schedule_next_tick()

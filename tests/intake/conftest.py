@@ -67,3 +67,15 @@ def upload_photo(patient: User) -> int:
     from carepath.files.actions import do_store_upload
 
     return do_store_upload(patient, patient.pk, jpeg_upload()).pk
+
+
+@pytest.fixture
+def episode_events() -> Iterator[list[Any]]:
+    """Every episode event delivered while the test runs (run the writes inside
+    django_capture_on_commit_callbacks(execute=True): events are delivered on commit)."""
+    from carepath.care import events
+
+    seen: list[Any] = []
+    events.register_episode_listener(seen.append)
+    yield seen
+    events._listeners.remove(seen.append)

@@ -181,18 +181,21 @@ def test_emergency_red_flag_escalates_and_tells_the_patient_plainly(
 def test_live_visit_red_flag_gets_high_priority_and_a_short_due(
     alice: User, dr_tex: User, lines: dict[str, ServiceLine], client_for: Callable[..., Client]
 ) -> None:
+    """The red flag escalates on its own: the queue item is an on-demand visit request
+    (tests/intake/test_escalation.py follows it into the visit)."""
     clock.freeze(NOW)
     case = derm_case(alice, lines, spreading=True, fever=True, temperature=102.5)
-    assert case.status == CaseStatus.SUBMITTED
+    assert case.status == CaseStatus.ESCALATED
     assert case.needs_live_visit
     assert case.red_flag_outcome == "live_visit_now"
-    item = WorkItem.objects.get(pk=case.work_item_id or 0)
+    assert case.work_item_id is None
+    item = WorkItem.objects.get(kind="on_demand", patient=alice)
     assert item.priority == 50
     assert item.due_at == NOW + dt.timedelta(minutes=30)
     assert EscalationRequest.objects.filter(encounter_id=case.encounter_id or 0).exists()
-    assert (
-        b"You need a live visit now" in client_for(alice).get(f"/patient/visits/{case.pk}/").content
-    )
+    page = client_for(alice).get(f"/patient/visits/{case.pk}/").content
+    assert b"You need a live visit now" in page
+    assert b"Join your visit" in page
 
 
 def test_signed_note_is_immutable_and_amended(

@@ -425,6 +425,13 @@ async function loadNote() {
 }
 
 function noteStatus(note) {
+  if (note.status === "signed") {
+    // A signed note never changes (amendments are added on the case or episode pages).
+    state.noteSigned = true;
+    for (const name of noteFields) $(`note-${name}`).readOnly = true;
+    $("note-save").disabled = true;
+    $("note-sign").disabled = true;
+  }
   $("note-status").textContent = note.status === "signed" ? `Signed at ${new Date(note.signed_at).toLocaleTimeString()}.` : note.id ? "Draft saved." : "";
 }
 
@@ -443,7 +450,22 @@ $("note-form")?.addEventListener("submit", (event) => {
   });
 });
 
+// Draft autosave: a pause in typing saves the draft (nothing typed is lost if the call drops).
+let autosaveTimer = null;
+const AUTOSAVE_MS = 1500;
+$("note-form")?.addEventListener("input", () => {
+  clearTimeout(autosaveTimer);
+  if (state.noteSigned) return;
+  $("note-status").textContent = "Unsaved changes…";
+  autosaveTimer = setTimeout(() => {
+    saveNote().catch((error) => {
+      $("note-status").textContent = error.code === "not_started" ? "The draft is saved once the visit starts." : error.message;
+    });
+  }, AUTOSAVE_MS);
+});
+
 $("note-sign")?.addEventListener("click", async () => {
+  clearTimeout(autosaveTimer);
   try {
     await saveNote();
     noteStatus(await api(`/${state.visitId}/note/sign`, { method: "POST" }));
@@ -516,6 +538,7 @@ window.carepathVisit = {
 };
 
 enableWiredButtons();
+if (state.role === "clinician") loadNote();
 signal.connect();
 if (sessionStorage.getItem(`carepath-autojoin-${state.visitId}`) === "1") {
   sessionStorage.removeItem(`carepath-autojoin-${state.visitId}`);

@@ -1,0 +1,72 @@
+"""The "follow_up" section of the after-visit summary (carepath.care.summary): the check-ins
+the episode's care path has planned, in plain words and the patient's own time zone."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from carepath.care.models import Encounter
+from carepath.carepaths.definitions import CarePath, parse_path
+from carepath.carepaths.models import CheckIn, EpisodePath, PathStatus
+
+
+def _local_date(moment: dt.datetime, zone_name: str) -> str:
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%B %Y}"
+
+
+def _check_in_ahead(care_path: CarePath, current: str) -> int | None:
+    """Days after which the next check-in step ahead of `current` sends one (None: none)."""
+    seen: set[str] = set()
+    frontier = [current]
+    while frontier:
+        step_id = frontier.pop(0)
+        if step_id in seen:
+            continue
+        seen.add(step_id)
+        step = care_path.step(step_id)
+        if step is None:
+            continue
+        if step.check_ins and step_id != current:
+            return step.check_ins[0].after_days
+        frontier.extend(step.on.values())
+    return None
+
+
+def follow_up_lines(encounter: Encounter) -> list[str]:
+    episode = encounter.episode
+    zone = episode.patient.time_zone
+    lines = []
+    open_check_ins = CheckIn.objects.filter(
+        episode=episode, cancelled_at__isnull=True, answered_at__isnull=True
+    ).order_by("due_at")
+    for check_in in open_check_ins:
+        if check_in.sent_at is None:
+            lines.append(
+                "We will send you a short check-in questionnaire on "
+                f"{_local_date(check_in.due_at, zone)}."
+            )
+        else:
+            lines.append(
+                "Please answer the short check-in questionnaire we sent you on "
+                f"{_local_date(check_in.sent_at, zone)}."
+            )
+    if lines:
+        return lines
+    path = (
+        EpisodePath.objects.select_related("definition")
+        .filter(episode=episode, status=PathStatus.ACTIVE)
+        .first()
+    )
+    if path is None:
+        return []
+    days = _check_in_ahead(parse_path(path.definition.definition), path.current_step)
+    if days is None:
+        return []
+    return [
+        f"About {days} days after your treatment starts, we will send you a short check-in "
+        "questionnaire to see how you are doing."
+    ]

@@ -1,0 +1,241 @@
+"""The safety checks of a prescription, shown as warnings while it is written and enforced
+when it is signed.
+
+Warnings (allergy, duplicate therapy) may be overridden with a reason. Refusals may not:
+the prescriber must hold a licence valid today in the state the patient is in for this care,
+and a controlled substance (schedule II-V) needs a live video encounter with that same
+prescriber in the episode, and a fresh TOTP code at signing."""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
+from django.db.models import Q
+
+from carepath.accounts.models import ClinicianProfile, License, PatientProfile, User
+from carepath.care.models import Encounter, EncounterMode, EncounterStatus, Episode
+from carepath.core.errors import ActionRefused
+from carepath.core.us_states import UsState
+from carepath.prescribing.models import (
+    AllergyIntolerance,
+    AllergyStatus,
+    Medication,
+    MedicationStatement,
+    Prescription,
+    PrescriptionStatus,
+    StatementStatus,
+)
+from carepath.workqueue.selectors import local_day
+
+ALLERGY = "allergy"
+DUPLICATE = "duplicate"
+
+# A live video visit counts once it has happened or is happening.
+VIDEO_HELD = (EncounterStatus.IN_PROGRESS, EncounterStatus.FINISHED)
+
+
+@dataclass(frozen=True)
+class CheckWarning:
+    kind: str  # ALLERGY or DUPLICATE
+    message: str
+    # What it matched: the allergy's substance, or the other medication's name.
+    matched: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message, "matched": self.matched}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def medication_terms(medication: Medication) -> list[str]:
+    """Everything an allergy to this medication could be recorded as."""
+    terms = [medication.name, medication.generic_name]
+    terms += [str(term) for term in medication.ingredients or []]
+    terms += [str(term) for term in medication.drug_classes or []]
+    return [_norm(term) for term in terms if str(term).strip()]
+
+
+def _mentions(text: str, term: str) -> bool:
+    """Does `text` name `term` as a word or the start of one ("penicillin" in
+    "penicillins", "Sulfa" in "sulfa drugs"), either way round?"""
+    if not text or not term:
+        return False
+    return bool(
+        re.search(r"\b" + re.escape(term), text) or re.search(r"\b" + re.escape(text), term)
+    )
+
+
+def allergy_matches(allergy: AllergyIntolerance, medication: Medication) -> bool:
+    substance = _norm(allergy.substance)
+    return any(_mentions(substance, term) for term in medication_terms(medication))
+
+
+def allergy_warnings(patient_id: int, medication: Medication) -> list[CheckWarning]:
+    warnings = []
+    allergies = AllergyIntolerance.objects.filter(
+        patient_id=patient_id, status=AllergyStatus.ACTIVE
+    )
+    for allergy in allergies:
+        if allergy_matches(allergy, medication):
+            reaction = f" ({allergy.reaction})" if allergy.reaction else ""
+            warnings.append(
+                CheckWarning(
+                    ALLERGY,
+                    f"Recorded allergy to {allergy.substance}{reaction}, "
+                    f"{allergy.get_severity_display().lower()}: {medication.name} may cause a "
+                    "reaction.",
+                    allergy.substance,
+                )
+            )
+    return warnings
+
+
+def _same_therapy(medication: Medication, other: Medication | None, other_name: str) -> str:
+    """Why `other` duplicates `medication` ("" when it does not)."""
+    if other is not None:
+        if other.pk == medication.pk:
+            return "the same medication"
+        shared = {_norm(c) for c in medication.drug_classes or []} & {
+            _norm(c) for c in other.drug_classes or []
+        }
+        if shared:
+            return f"the same class ({sorted(shared)[0]})"
+        return ""
+    name = _norm(other_name)
+    if name and any(_mentions(name, term) for term in medication_terms(medication)):
+        return "the same medication or class"
+    return ""
+
+
+def duplicate_warnings(
+    patient_id: int, medication: Medication, *, ignore_prescription_ids: Iterable[int] = ()
+) -> list[CheckWarning]:
+    """Active medication-list entries and active prescriptions of the same medication or
+    therapeutic class. A renewal ignores the prescription it renews."""
+    ignored = set(ignore_prescription_ids)
+    warnings: list[CheckWarning] = []
+    seen_prescriptions: set[int] = set()
+    statements = (
+        MedicationStatement.objects.filter(patient_id=patient_id, status=StatementStatus.ACTIVE)
+        .exclude(prescription_id__in=ignored)
+        .select_related("medication")
+    )
+    for statement in statements:
+        why = _same_therapy(medication, statement.medication, statement.name)
+        if why:
+            if statement.prescription_id is not None:
+                seen_prescriptions.add(statement.prescription_id)
+            warnings.append(
+                CheckWarning(
+                    DUPLICATE,
+                    f"Already taking {statement.name}: {why} as {medication.name}.",
+                    statement.name,
+                )
+            )
+    prescriptions = (
+        Prescription.objects.filter(patient_id=patient_id, status=PrescriptionStatus.ACTIVE)
+        .exclude(pk__in=ignored | seen_prescriptions)
+        .select_related("medication")
+    )
+    for prescription in prescriptions:
+        why = _same_therapy(medication, prescription.medication, prescription.medication_name)
+        if why:
+            warnings.append(
+                CheckWarning(
+                    DUPLICATE,
+                    f"Active prescription of {prescription.medication_name}: {why} as "
+                    f"{medication.name}.",
+                    prescription.medication_name,
+                )
+            )
+    return warnings
+
+
+def state_of_care(encounter: Encounter) -> str:
+    """Where the patient is for this care: the state they declared when submitting the
+    episode's case (this encounter's own case first), else their profile's state."""
+    from carepath.intake.models import Case
+
+    cases = Case.objects.filter(
+        Q(encounter_id=encounter.pk) | Q(episode_id=encounter.episode_id),
+        submitted_at__isnull=False,
+    )
+    own = cases.filter(encounter_id=encounter.pk).first()
+    case = own or cases.order_by("-submitted_at").first()
+    if case is not None and case.state_at_submission:
+        return str(case.state_at_submission)
+    profile = PatientProfile.objects.filter(user_id=encounter.episode.patient_id).first()
+    return profile.state if profile else ""
+
+
+def check_licensure(clinician: User, state: str) -> None:
+    """A hard rule: a licence in the patient's state, valid today (the clinician's day)."""
+    from carepath.core import clock
+
+    label = UsState(state).label if state in UsState.values else "the patient's state"
+    today = local_day(clinician, clock.now())
+    licensed = License.objects.filter(
+        clinician__in=ClinicianProfile.objects.filter(user=clinician),
+        state=state,
+        expires_on__gte=today,
+    ).exists()
+    if not state or not licensed:
+        raise ActionRefused(
+            "not_licensed",
+            f"You cannot prescribe for this patient: you hold no licence valid today in "
+            f"{label}, where the patient is receiving this care.",
+            status=403,
+        )
+
+
+def has_live_video_with(clinician: User, episode: Episode) -> bool:
+    return Encounter.objects.filter(
+        episode=episode, mode=EncounterMode.VIDEO, clinician=clinician, status__in=VIDEO_HELD
+    ).exists()
+
+
+def check_controlled(clinician: User, medication: Medication, episode: Episode) -> None:
+    if medication.is_controlled and not has_live_video_with(clinician, episode):
+        raise ActionRefused(
+            "controlled_needs_video",
+            f"{medication.name} is a controlled substance (schedule {medication.schedule}): "
+            "prescribing it requires a live video visit with you in this episode. Escalate to "
+            "a video visit first.",
+            field="medication",
+            status=403,
+        )
+
+
+def check_mfa_code(clinician: User, code: str) -> None:
+    """Re-authentication for a controlled substance: a current code from the clinician's
+    allauth TOTP authenticator (allauth checks the time window and refuses a reused code)."""
+    code = (code or "").strip()
+    if not code:
+        raise ActionRefused(
+            "mfa_required",
+            "Signing a controlled substance needs a current code from your authenticator app.",
+            field="mfa_code",
+            status=403,
+        )
+    authenticator = Authenticator.objects.filter(
+        user=clinician, type=Authenticator.Type.TOTP
+    ).first()
+    if authenticator is None:
+        raise ActionRefused(
+            "mfa_not_enrolled",
+            "Set up an authenticator app before prescribing controlled substances.",
+            field="mfa_code",
+            status=403,
+        )
+    if not TOTP(authenticator).validate_code(code):
+        raise ActionRefused(
+            "mfa_invalid",
+            "That authenticator code is not valid (or was already used). Enter the current code.",
+            field="mfa_code",
+            status=403,
+        )
+    authenticator.record_usage()
