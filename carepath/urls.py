@@ -36,6 +36,7 @@ urlpatterns = [
     path("pharmacy/", include("carepath.pharmacy.urls")),
     path("prescriptions/", include("carepath.prescribing.urls")),
     path("care-paths/", include("carepath.carepaths.urls")),
+    path("episodes/", include("carepath.care.urls")),
     path("", include("carepath.scheduling.urls")),
     path("account/", include("carepath.accounts.urls_self")),
 ]

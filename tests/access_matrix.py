@@ -130,6 +130,7 @@ PAGES: dict[str, frozenset[str]] = {
 
 # Each domain keeps its own rows beside its tests; they are merged here. (Imported last: they
 # use the role sets defined above.)
+from tests.care import access_rows as care_rows  # noqa: E402
 from tests.carepaths import access_rows as carepaths_rows  # noqa: E402
 from tests.intake import access_rows as intake_rows  # noqa: E402
 from tests.pharmacy import access_rows as pharmacy_rows  # noqa: E402
@@ -146,6 +147,7 @@ for _rows in (
     pharmacy_rows,
     prescribing_rows,
     carepaths_rows,
+    care_rows,
 ):
     API.update(_rows.API_ROWS)
     PAGES.update(_rows.PAGE_ROWS)

@@ -102,9 +102,20 @@ _ABBREVIATION = _abbreviation_pattern()
 
 
 def _expand(match: re.Match[str]) -> str:
-    key = match.group(1).lower().replace(".", "")
-    expanded = ABBREVIATIONS.get(key, match.group(1))
-    return expanded + " " if key == "w/" else expanded
+    written = match.group(1)
+    key = written.lower().replace(".", "")
+    expanded = ABBREVIATIONS.get(key, written)
+    if key == "w/":
+        return expanded + " "
+    before, after = match.string[: match.start()].rstrip(), match.string[match.end() :]
+    if not before or before.endswith((".", "!", "?", ";")):
+        expanded = expanded[:1].upper() + expanded[1:]
+    # The abbreviation's own last dot may also end the sentence ("... as needed.").
+    if written.endswith(".") and (
+        not after.strip() or (after[:1].isspace() and after.lstrip()[:1].isupper())
+    ):
+        expanded += "."
+    return expanded
 
 
 def plain_language(text: str) -> list[str]:

@@ -114,11 +114,7 @@ def parse_path(definition: Any) -> CarePath:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             continue
         hours = item.get("expected_within_hours")
-        check_ins = tuple(
-            CheckInAction(int(a["check_in"]["after_days"]), str(a["check_in"]["questionnaire"]))
-            for a in item.get("entry") or []
-            if isinstance(a, dict) and isinstance(a.get("check_in"), dict)
-        )
+        check_ins = tuple(_check_in_actions(item.get("entry")))
         on = item.get("on") if isinstance(item.get("on"), dict) else {}
         steps.setdefault(
             item["id"],
@@ -137,6 +133,16 @@ def parse_path(definition: Any) -> CarePath:
     return CarePath(
         start=str(raw.get("start") or ""), title=str(raw.get("title") or ""), steps=steps
     )
+
+
+def _check_in_actions(entry: Any) -> list[CheckInAction]:
+    actions = []
+    for action in entry if isinstance(entry, list) else []:
+        spec = action.get("check_in") if isinstance(action, dict) else None
+        days = spec.get("after_days") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and isinstance(days, int) and not isinstance(days, bool):
+            actions.append(CheckInAction(days, str(spec.get("questionnaire"))))
+    return actions
 
 
 # --- Validation --------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ def autosave(request: HttpRequest, check_in_id: int) -> HttpResponse:
 def review_check_in(request: HttpRequest, check_in_id: int) -> HttpResponse:
     clinician = request_user(request)
     check_in = access_check_in(clinician, check_in_id, action="check_in.review_page")
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
     refusal = ""
     if request.method == "POST" and form.is_valid():
         try:

@@ -472,9 +472,7 @@ def do_submit_case(patient: User, case: Case) -> Case:
     return locked
 
 
-def _submit_into_live_visit(
-    patient: User, case: Case, encounter: Encounter, flag: RedFlag
-) -> Case:
+def _submit_into_live_visit(patient: User, case: Case, encounter: Encounter, flag: RedFlag) -> Case:
     """The rest of a submission whose live_visit_now red flag escalates it on its own: an
     on-demand video visit in the shared queue (high priority, due in the rule's minutes),
     in this episode (escalated from the async encounter); the case waits on that visit (its

@@ -139,7 +139,8 @@ def admin_create(request: HttpRequest, payload: PharmacyIn) -> Status[Any]:
         pharmacy = actions.do_create_pharmacy(
             admin, payload.data(), webhook_secret=payload.webhook_secret or ""
         )
-        return 201, pharmacy_admin_out(pharmacy)
+        # Stored for replays, so as JSON (the idempotency record is a JSON column).
+        return 201, PharmacyAdminOut(**pharmacy_admin_out(pharmacy)).model_dump(mode="json")
 
     # The secret is hashed into the request fingerprint, never stored: replace it by a marker.
     fingerprint = payload.model_dump(mode="json")
@@ -336,4 +337,3 @@ def report_status(request: HttpRequest, delivery_id: uuid.UUID, payload: StatusR
         "status": dispatch.status,
         "changed": changed,
     }
-

@@ -2,7 +2,7 @@
 or an API token: a person can never act as the pharmacy network or a pharmacy.
 
     Authorization: PharmacyNetwork cpn_<prefix>_<secret>      the pharmacy network
-    X-Carepath-Pharmacy / -Timestamp / -Signature             one pharmacy (carepath.pharmacy.signing)
+    X-Carepath-Pharmacy / -Timestamp / -Signature             one pharmacy (see signing.py)
 
 A present but wrong credential is a 401 (audited), never a fall-back to another method."""
 

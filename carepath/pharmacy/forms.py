@@ -44,9 +44,7 @@ class PharmacyForm(forms.Form):
     phone = forms.CharField(label="Phone", max_length=32)
     fax = forms.CharField(label="Fax (optional)", max_length=32, required=False)
     open_24_hours = forms.BooleanField(label="Open 24 hours", required=False)
-    mail_order = forms.BooleanField(
-        label="Mail order (ships to every state)", required=False
-    )
+    mail_order = forms.BooleanField(label="Mail order (ships to every state)", required=False)
     accepts_controlled = forms.BooleanField(
         label="Dispenses controlled substances (schedules II-V)", required=False, initial=True
     )
@@ -84,11 +82,7 @@ class PharmacyForm(forms.Form):
         )
 
     def data_for_action(self) -> PharmacyData:
-        values = {
-            name: self.cleaned_data[name]
-            for name in self.fields
-            if name != "webhook_secret"
-        }
+        values = {name: self.cleaned_data[name] for name in self.fields if name != "webhook_secret"}
         return PharmacyData(**values)
 
     @staticmethod

@@ -149,7 +149,9 @@ class Dispatch(models.Model):
             models.Index(fields=["patient"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["order_type", "order_id"], name="one_dispatch_per_order"),
+            models.UniqueConstraint(
+                fields=["order_type", "order_id"], name="one_dispatch_per_order"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in DispatchStatus]),
                 name="dispatch_status_known",

@@ -142,7 +142,9 @@ def allowed_host_ports() -> frozenset[str]:
 
 
 def timeout_seconds() -> float:
-    configured = float(getattr(settings, "PHARMACY_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    configured = float(
+        getattr(settings, "PHARMACY_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+    )
     return max(0.5, min(configured, MAX_TIMEOUT_SECONDS))
 
 

@@ -14,6 +14,7 @@ from carepath.pharmacy.models import (
     PreferredPharmacy,
 )
 
+
 class PharmacyOut(Schema):
     id: int
     ncpdp_id: str
@@ -106,7 +107,12 @@ class PreferredOut(Schema):
 
 def preferred_out(patient_id: int, choice: PreferredPharmacy | None) -> dict[str, Any]:
     if choice is None:
-        return {"patient_id": patient_id, "pharmacy": None, "chosen_at": None, "pharmacy_active": None}
+        return {
+            "patient_id": patient_id,
+            "pharmacy": None,
+            "chosen_at": None,
+            "pharmacy_active": None,
+        }
     return {
         "patient_id": patient_id,
         "pharmacy": pharmacy_out(choice.pharmacy),
@@ -259,4 +265,3 @@ def network_client_out(client: PharmacyNetworkClient) -> dict[str, Any]:
         "last_used_at": client.last_used_at,
         "revoked_at": client.revoked_at,
     }
-

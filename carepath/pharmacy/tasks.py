@@ -56,9 +56,7 @@ def schedule_retry(dispatch_id: int, delay_seconds: float) -> bool:
         return False
     # The worker compares run_after with the real time, not the clock seam.
     run_after = timezone.now() + dt.timedelta(seconds=delay_seconds)
-    transaction.on_commit(
-        lambda: deliver_dispatch.using(run_after=run_after).enqueue(dispatch_id)
-    )
+    transaction.on_commit(lambda: deliver_dispatch.using(run_after=run_after).enqueue(dispatch_id))
     return True
 
 

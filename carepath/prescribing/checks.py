@@ -99,16 +99,29 @@ def _same_therapy(medication: Medication, other: Medication | None, other_name: 
     if other is not None:
         if other.pk == medication.pk:
             return "the same medication"
-        shared = {_norm(c) for c in medication.drug_classes or []} & {
-            _norm(c) for c in other.drug_classes or []
-        }
+        theirs = {_norm(str(c)) for c in other.drug_classes or []}
+        shared = [str(c) for c in medication.drug_classes or [] if _norm(str(c)) in theirs]
         if shared:
-            return f"the same class ({sorted(shared)[0]})"
+            return f"the same class ({shared[0]})"
         return ""
     name = _norm(other_name)
     if name and any(_mentions(name, term) for term in medication_terms(medication)):
         return "the same medication or class"
-    return ""
+    resolved = resolve_free_text(name)
+    return _same_therapy(medication, resolved, "") if resolved is not None else ""
+
+
+def resolve_free_text(name: str) -> Medication | None:
+    """The formulary entry a free-text medication-list line names ("doxycycline 100 mg"),
+    so its class can be compared too."""
+    name = _norm(name)
+    if not name:
+        return None
+    for candidate in Medication.objects.all():
+        names = [candidate.name, candidate.generic_name, *(candidate.ingredients or [])]
+        if any(re.search(r"\b" + re.escape(_norm(str(n))), name) for n in names if str(n).strip()):
+            return candidate
+    return None
 
 
 def duplicate_warnings(

@@ -4,10 +4,14 @@ ones usually prescribed. Idempotent: an entry that exists (by name) is left as i
 admins may have edited or deactivated it."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from carepath.prescribing.models import Medication
+
+if TYPE_CHECKING:
+    from carepath.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ STARTER_FORMULARY: list[Entry] = [
             "Take 1 capsule by mouth three times a day for 10 days.",
             "Take 1 tablet by mouth twice a day for 10 days.",
         ],
-        ["penicillins", "beta-lactams"],
+        ["penicillins"],
         ["amoxicillin"],
     ),
     Entry(
@@ -179,7 +183,7 @@ STARTER_FORMULARY: list[Entry] = [
         ["capsule"],
         ORAL,
         ["Take 1 capsule by mouth four times a day for 7 days."],
-        ["cephalosporins", "beta-lactams"],
+        ["cephalosporins"],
         ["cephalexin"],
     ),
     Entry(
@@ -448,3 +452,20 @@ def seed_formulary() -> list[Medication]:
 
 
 DEMO_ALLERGIES = [("Penicillin", "Hives", "moderate"), ("Sulfa drugs", "Rash", "mild")]
+
+
+def seed_demo_allergies(patient: "User") -> None:
+    """Recorded allergies for a demo patient (once: left alone when any exist), so the
+    allergy warning shows when amoxicillin is prescribed."""
+    from carepath.prescribing.models import AllergyIntolerance
+
+    if AllergyIntolerance.objects.filter(patient=patient).exists():
+        return
+    for substance, reaction, severity in DEMO_ALLERGIES:
+        AllergyIntolerance.objects.create(
+            patient=patient,
+            substance=substance,
+            reaction=reaction,
+            severity=severity,
+            recorded_by=patient,
+        )

@@ -294,9 +294,7 @@ def _intake_panel(visit: Visit, clinician: User) -> dict[str, Any] | None:
     return {
         "case": case,
         "rows": summary_rows(case.questionnaire.definition, case.answers),
-        "other_files": [
-            a for a in attachments_of(case) if not a.link_id and a.message_id is None
-        ],
+        "other_files": [a for a in attachments_of(case) if not a.link_id and a.message_id is None],
         "thread": messages_of(case),
         "review_url": f"/staff/cases/{case.pk}/review/",
     }

@@ -46,11 +46,6 @@ def media_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(autouse=True)
-def care_urls(settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.care.urls"
-
-
 @pytest.fixture
 def lines(clinic: None) -> dict[str, ServiceLine]:
     return {line.code: line for line in seed_service_lines()}

@@ -2,6 +2,7 @@
 cannot change once signed, and who may see them."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -11,16 +12,20 @@ from django.test import Client
 from carepath.access.actions import do_add_care_relationship
 from carepath.accounts.models import User
 from carepath.audit.models import AuditEvent
+from carepath.care import events
 from carepath.care.actions import (
     do_amend_note,
     do_close_episode,
+    do_link_escalation,
     do_open_episode,
     do_request_escalation,
     do_save_note_draft,
+    do_settle_escalation,
     do_sign_note,
     do_start_encounter,
 )
-from carepath.care.models import ClinicalNote, Encounter, SignedNoteImmutable
+from carepath.care.events import EpisodeEvent, register_episode_listener
+from carepath.care.models import ClinicalNote, Encounter, EscalationStatus, SignedNoteImmutable
 from carepath.care.selectors import access_encounter, access_episode
 from carepath.core.errors import ActionRefused
 
@@ -122,3 +127,48 @@ def test_care_api(alice: User, bob: User, client_for: Callable[..., Client]) -> 
     assert client_for(bob).get(f"/api/v1/care/episodes/{episode.pk}").status_code == 404
     listed = client_for(alice).get(f"/api/v1/care/patients/{alice.pk}/episodes").json()
     assert [e["id"] for e in listed] == [episode.pk]
+
+
+def test_escalation_is_linked_to_its_live_encounter_then_settled(alice: User, dr_tex: User) -> None:
+    episode = do_open_episode(alice, title="Rash")
+    first = do_start_encounter(episode, "async", by=alice)
+    request = do_request_escalation(dr_tex, first, mode="video", reason="Look closer")
+    stray = do_start_encounter(episode, "video", by=dr_tex)
+    with pytest.raises(ActionRefused) as not_this:
+        do_link_escalation(request, stray, by=dr_tex)
+    assert not_this.value.code == "not_this_escalation"
+    live = do_start_encounter(episode, "video", by=dr_tex, escalated_from=first)
+    linked = do_link_escalation(request, live, by=dr_tex)
+    assert (linked.status, linked.live_encounter_id) == (EscalationStatus.SCHEDULED, live.pk)
+    assert do_link_escalation(request, live, by=dr_tex).pk == request.pk  # idempotent
+    other = do_start_encounter(episode, "audio", by=dr_tex, escalated_from=first)
+    with pytest.raises(ActionRefused) as settled:
+        do_link_escalation(request, other, by=dr_tex)
+    assert settled.value.code == "escalation_settled"
+    reopened = do_settle_escalation(live, by=alice, status=EscalationStatus.REQUESTED)
+    assert reopened is not None
+    assert (reopened.status, reopened.live_encounter_id) == (EscalationStatus.REQUESTED, None)
+    do_link_escalation(request, other, by=dr_tex)
+    done = do_settle_escalation(other, by=dr_tex, status=EscalationStatus.COMPLETED)
+    assert done is not None
+    assert done.status == EscalationStatus.COMPLETED
+    assert do_settle_escalation(stray, by=dr_tex, status=EscalationStatus.COMPLETED) is None
+
+
+def test_signing_a_note_tells_the_episode(
+    alice: User, dr_tex: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    seen: list[EpisodeEvent] = []
+    register_episode_listener(seen.append)
+    try:
+        encounter = do_start_encounter(do_open_episode(alice, title="Rash"), "async", by=alice)
+        do_add_care_relationship(dr_tex, alice.pk)
+        note = do_save_note_draft(dr_tex, encounter, assessment="Eczema", plan="Cream")
+        with django_capture_on_commit_callbacks(execute=True):
+            do_sign_note(dr_tex, note)
+    finally:
+        events._listeners.remove(seen.append)
+    assert [(event.name, event.episode_id, event.actor_id) for event in seen] == [
+        ("note.signed", encounter.episode_id, dr_tex.pk)
+    ]
+    assert seen[0].detail == {"note_id": note.pk, "encounter_id": encounter.pk, "mode": "async"}

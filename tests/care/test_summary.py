@@ -25,14 +25,29 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("written", "read"),
     [
-        ("A: Atopic dermatitis. No sx of infection.", "Atopic dermatitis. No symptoms of infection."),
-        ("P: Triamcinolone 0.1% cream BID x14d", "Triamcinolone 0.1% cream twice a day for 14 days"),
-        ("Ibuprofen 400 mg po q6h prn pain", "Ibuprofen 400 mg by mouth every 6 hours as needed pain"),
-        ("Plan: cetirizine 10 mg q.d., F/u in 2 wks", "Cetirizine 10 mg once a day, follow-up in 2 wks"),
+        (
+            "A: Atopic dermatitis. No sx of infection.",
+            "Atopic dermatitis. No symptoms of infection.",
+        ),
+        (
+            "P: Triamcinolone 0.1% cream BID x14d",
+            "Triamcinolone 0.1% cream twice a day for 14 days",
+        ),
+        (
+            "Ibuprofen 400 mg po q6h prn pain",
+            "Ibuprofen 400 mg by mouth every 6 hours as needed pain",
+        ),
+        (
+            "Plan: cetirizine 10 mg q.d., F/u in 2 wks",
+            "Cetirizine 10 mg once a day, follow-up in 2 wks",
+        ),
         ("Assessment - tinea w/ secondary irritation", "Tinea with secondary irritation"),
         ("amoxicillin t.i.d. x 7 days", "Amoxicillin three times a day for 7 days"),
         # Whole words only: nothing inside other words, nothing that is not shorthand.
-        ("Top of the forehead; Bidder's test; period", "Top of the forehead; Bidder's test; period"),
+        (
+            "Top of the forehead; Bidder's test; period",
+            "Top of the forehead; Bidder's test; period",
+        ),
     ],
 )
 def test_plain_language(written: str, read: str) -> None:
@@ -114,9 +129,10 @@ def test_no_medications_provider_line_when_it_returns_nothing(
 def test_urgent_care_default_for_other_service_lines(escalated: Escalated) -> None:
     episode = escalated.episode
     episode.service_line = None
-    assert summary_module.urgent_care_lines(
-        Encounter(episode=episode, mode="video")
-    ) == [*summary_module.DEFAULT_URGENT, summary_module.EMERGENCY_LINE]
+    assert summary_module.urgent_care_lines(Encounter(episode=episode, mode="video")) == [
+        *summary_module.DEFAULT_URGENT,
+        summary_module.EMERGENCY_LINE,
+    ]
 
 
 def test_amendments_appear_as_updates(
@@ -162,9 +178,12 @@ def test_outsiders_cannot_read_or_download_it(
         response = client.get(url)
         assert response.status_code == 404, url
         assert b"Atopic" not in response.content
-    assert AuditEvent.objects.filter(
-        actor_id=user.pk, object_type="encounter", outcome="denied", patient_id=alice.pk
-    ).count() >= 3
+    assert (
+        AuditEvent.objects.filter(
+            actor_id=user.pk, object_type="encounter", outcome="denied", patient_id=alice.pk
+        ).count()
+        >= 3
+    )
 
 
 def test_page_for_patient_and_clinician(
@@ -184,9 +203,7 @@ def test_page_for_patient_and_clinician(
         ).exists()
 
 
-def test_pdf_download(
-    escalated: Escalated, alice: User, client_for: Callable[..., Client]
-) -> None:
+def test_pdf_download(escalated: Escalated, alice: User, client_for: Callable[..., Client]) -> None:
     encounter_id = escalated.live_encounter.pk
     response = client_for(alice).get(f"/episodes/encounters/{encounter_id}/summary/pdf/")
     assert response.status_code == 200

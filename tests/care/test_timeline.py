@@ -3,6 +3,7 @@ video visit -> audio -> vitals -> signed note), what each viewer sees, who sees 
 (audited 404s), filters and paging."""
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +30,7 @@ def api_entries(client: Client, url: str) -> list[dict[str, Any]]:
     return list(response.json()["entries"])
 
 
-def test_escalated_episode_is_one_story_across_modes(
-    escalated: Escalated, alice: User
-) -> None:
+def test_escalated_episode_is_one_story_across_modes(escalated: Escalated, alice: User) -> None:
     entries = timeline_for_episode(alice, escalated.episode).entries
     # Newest first; within one instant the episode opens below its case.
     assert kinds(entries) == [
@@ -84,9 +83,7 @@ def test_patient_never_sees_drafts_or_staff_reasons(
     assert next(e for e in patient_view if e.kind == "case.submitted").url.startswith(
         "/patient/visits/"
     )
-    assert next(e for e in staff_view if e.kind == "case.submitted").url.startswith(
-        "/staff/cases/"
-    )
+    assert next(e for e in staff_view if e.kind == "case.submitted").url.startswith("/staff/cases/")
 
 
 def test_timeline_api_shape_and_photo_thumbnail_is_access_checked(
@@ -180,7 +177,7 @@ def test_filter_by_kind(
 def _all_pages(client: Client, url: str, limit: int) -> list[list[dict[str, Any]]]:
     pages, before = [], ""
     for _ in range(100):
-        query: dict[str, Any] = {"limit": limit}
+        query: dict[str, str] = {"limit": str(limit)}
         if before:
             query["before"] = before
         response = client.get(url, query)
@@ -220,7 +217,7 @@ def test_paging_walks_everything_once_in_order_and_never_splits_an_instant(
     walked = [entry for page in pages for entry in page]
     assert walked == whole["entries"]
     assert len(pages) > 5
-    for earlier, later in zip(pages, pages[1:], strict=False):
+    for earlier, later in itertools.pairwise(pages):
         if earlier and later:
             assert earlier[-1]["at"] > later[0]["at"]  # one instant is never split
     # The first instant (case sent, photo, episode opened...) holds four entries; with a

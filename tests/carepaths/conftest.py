@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from carepath.care.models import EncounterMode, Episode
 from carepath.carepaths.models import CarePathDefinition
 from carepath.carepaths.seed import seed_care_paths
 from carepath.intake.models import ServiceLine
+from tests.browser.helpers import drop_audit_triggers, restore_audit_triggers
 
 Emit = Callable[..., None]
 
@@ -45,3 +46,24 @@ def open_episode(patient: User, line_code: str, clinician: User | None = None) -
 @pytest.fixture
 def derm_episode(paths: dict[str, CarePathDefinition], alice: User, dr_tex: User) -> Episode:
     return open_episode(alice, "dermatology", dr_tex)
+
+
+@pytest.fixture(autouse=True)
+def _audit_triggers_back_after_flush(
+    request: pytest.FixtureRequest, django_db_blocker: Any
+) -> Iterator[None]:
+    """Set up before the database fixtures, torn down after their flush: puts back the
+    append-only audit triggers that flushable_db dropped for the flush."""
+    yield
+    if "flushable_db" in request.fixturenames:
+        with django_db_blocker.unblock():
+            restore_audit_triggers()
+
+
+@pytest.fixture
+def flushable_db(transactional_db: None, django_db_blocker: Any) -> Iterator[None]:
+    """Real commits (threads see each other's writes); the audit table's append-only
+    triggers are lifted only for the flush that ends the test."""
+    yield
+    with django_db_blocker.unblock():
+        drop_audit_triggers()

@@ -32,7 +32,9 @@ FINAL = {"id": "done", "label": "Done", "kind": "final"}
 
 
 def messages(definition: Any) -> list[str]:
-    return [e["message"] for e in check_definition(definition, questionnaire_check=known_questionnaire)]
+    return [
+        e["message"] for e in check_definition(definition, questionnaire_check=known_questionnaire)
+    ]
 
 
 def test_a_sound_definition_passes() -> None:
@@ -42,7 +44,9 @@ def test_a_sound_definition_passes() -> None:
 
 def test_unknown_step_is_rejected_naming_step_and_event() -> None:
     bad = path(step("review", **{"case.answered": "nowhere", "case.closed": "done"}), FINAL)
-    assert messages(bad) == ['Step "review": event "case.answered" leads to unknown step "nowhere".']
+    assert messages(bad) == [
+        'Step "review": event "case.answered" leads to unknown step "nowhere".'
+    ]
 
 
 def test_unreachable_step_is_rejected() -> None:
@@ -116,14 +120,19 @@ def test_a_cycle_with_an_exit_is_fine() -> None:
             "after_days must be a whole number of days from 1 to 366 (got 0)",
         ),
         (
-            path({**step("review", **{"case.answered": "done"}), "expected_within_hours": -2}, FINAL),
+            path(
+                {**step("review", **{"case.answered": "done"}), "expected_within_hours": -2}, FINAL
+            ),
             "expected_within_hours must be a number of hours above 0",
         ),
         (
             path(step("review", **{"case.answered": "dead"}), step("dead"), FINAL),
             'Step "dead" is a dead end',
         ),
-        (path(step("review", **{"case.answered": "done"}), FINAL, start="begin"), '"begin" is not a step'),
+        (
+            path(step("review", **{"case.answered": "done"}), FINAL, start="begin"),
+            '"begin" is not a step',
+        ),
         ("not an object", "A care path is a JSON object"),
     ],
 )
@@ -217,7 +226,8 @@ def test_admin_page_keeps_the_text_and_lists_problems(
     admin = client_for(ada)
     shown = admin.get(page)
     assert shown.status_code == 200
-    assert b"Online review" in shown.content and b"version 1" in shown.content.lower()
+    assert b"Online review" in shown.content
+    assert b"version 1" in shown.content.lower()
     typed = json.dumps(
         path(
             step("review", **{"case.answered": "ping", "case.closed": "done"}),
@@ -231,9 +241,11 @@ def test_admin_page_keeps_the_text_and_lists_problems(
     text = refused.content.decode()
     assert "Cycle without exit" in text
     assert "nothing was saved" in text
-    assert json.dumps("ping")[1:-1] in text and "visit.ended" in text  # what was typed is kept
+    assert json.dumps("ping")[1:-1] in text
+    assert "visit.ended" in text
     broken = admin.post(page, {"definition": "{not json"})
-    assert broken.status_code == 400 and "Not valid JSON" in broken.content.decode()
+    assert broken.status_code == 400
+    assert "Not valid JSON" in broken.content.decode()
     assert CarePathDefinition.objects.filter(service_line__code="dermatology").count() == 1
     changed = copy.deepcopy(DERMATOLOGY_PATH)
     changed["title"] = "Dermatology, revised"

@@ -106,11 +106,15 @@ def test_reaching_the_final_step_closes_the_episode_once(
     derm_episode.refresh_from_db()
     assert derm_episode.status == EpisodeStatus.CLOSED
     path = EpisodePath.objects.get(episode=derm_episode)
-    assert path.status == PathStatus.COMPLETED and path.current_step == "closed"
+    assert path.status == PathStatus.COMPLETED
+    assert path.current_step == "closed"
     assert path.step_due_at is None
     # The engine's own episode.closed came back to it and was not recorded again.
     assert moves(derm_episode)[-1] == ("case.closed", "async_review", "closed", "moved")
-    assert AuditEvent.objects.filter(action="episode.close", object_id=str(derm_episode.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="episode.close", object_id=str(derm_episode.pk)).count()
+        == 1
+    )
     emit(derm_episode, "case.answered", dr_tex)
     assert len(moves(derm_episode)) == 2
 
@@ -123,7 +127,8 @@ def test_an_episode_closed_elsewhere_ends_its_path_and_cancels_check_ins(
     do_close_episode(derm_episode, by=dr_tex)
     emit(derm_episode, "episode.closed", dr_tex)
     path = EpisodePath.objects.get(episode=derm_episode)
-    assert path.status == PathStatus.COMPLETED and path.current_step == "check_in"
+    assert path.status == PathStatus.COMPLETED
+    assert path.current_step == "check_in"
     assert moves(derm_episode)[-1] == ("episode.closed", "check_in", "check_in", "ended")
     assert CheckIn.objects.get(episode=derm_episode).cancelled_at is not None
 

@@ -152,9 +152,12 @@ def test_escalation_now_opens_a_live_visit_in_the_same_episode_and_back(
 
     # The note is written and signed from the visit.
     note = {"assessment": "Nummular eczema.", "plan": "Triamcinolone 0.1% twice daily."}
-    assert tex.put(
-        f"/api/v1/visits/{visit.pk}/note", note, content_type="application/json"
-    ).status_code == 200
+    assert (
+        tex.put(
+            f"/api/v1/visits/{visit.pk}/note", note, content_type="application/json"
+        ).status_code
+        == 200
+    )
     with django_capture_on_commit_callbacks(execute=True):
         signed = visits(tex, f"/{visit.pk}/note/sign")
     assert signed.json()["status"] == "signed"
@@ -172,19 +175,18 @@ def test_escalation_now_opens_a_live_visit_in_the_same_episode_and_back(
     assert "After your live visit" in page
     assert "Triamcinolone" in page
     assert "Write to your clinician" in page
-    wrote = post(
-        alice_client, f"/api/v1/intake/cases/{case.pk}/reply", {"text": "It itches less."}
-    )
+    wrote = post(alice_client, f"/api/v1/intake/cases/{case.pk}/reply", {"text": "It itches less."})
     assert wrote.status_code == 200, wrote.json()
     assert wrote.json()["status"] == "follow_up"
-    assert Notification.objects.filter(
-        user=dr_tex, url=f"/staff/cases/{case.pk}/review/"
-    ).exists()
+    assert Notification.objects.filter(user=dr_tex, url=f"/staff/cases/{case.pk}/review/").exists()
     answered = post(tex, f"/api/v1/intake/cases/{case.pk}/messages", {"text": "Good."})
     assert answered.status_code == 201, answered.json()
-    assert post(bob_client := client_for(bob), f"/api/v1/intake/cases/{case.pk}/reply", {
-        "text": "x"
-    }).status_code == 404
+    assert (
+        post(
+            bob_client := client_for(bob), f"/api/v1/intake/cases/{case.pk}/reply", {"text": "x"}
+        ).status_code
+        == 404
+    )
     assert bob_client.get(f"/patient/visits/{case.pk}/").status_code == 404
     assert (
         post(client_for(dr_ny), f"/api/v1/intake/cases/{case.pk}/messages", {"text": "x"})
@@ -258,7 +260,7 @@ def test_escalation_is_refused_when_it_cannot_happen(
     assert busy.status_code == 409
     assert busy.json()["error"]["code"] == "visit_open"
     case.refresh_from_db()
-    assert case.status == CaseStatus.IN_REVIEW
+    assert case.status == CaseStatus.SUBMITTED
     assert not EscalationRequest.objects.exists()
     Visit.objects.filter(pk=waiting.pk).update(status=VisitStatus.CANCELLED)
 
@@ -359,7 +361,10 @@ def test_red_flag_page_submit_takes_the_patient_to_the_waiting_room(
 
 
 def test_emergency_red_flag_keeps_its_route(
-    alice: User, lines: dict[str, ServiceLine], episode_events: list[Any],
+    alice: User,
+    dr_tex: User,
+    lines: dict[str, ServiceLine],
+    episode_events: list[Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -392,4 +397,6 @@ def test_case_events_of_the_async_path(
         )
     names = [event.name for event in episode_events]
     assert names == ["case.submitted", "case.needs_info", "note.signed", "case.answered"]
-    assert all(event.detail["case_id"] == case.pk for event in episode_events if "case" in event.name)
+    assert all(
+        event.detail["case_id"] == case.pk for event in episode_events if "case" in event.name
+    )

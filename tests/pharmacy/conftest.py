@@ -121,7 +121,9 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
             server.received.append(Received(self.path, dict(self.headers.items()), b"", False))
             self._answer(200)
 
-        def _answer(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        def _answer(
+            self, status: int, headers: dict[str, str] | None = None, body: bytes = b""
+        ) -> None:
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -172,9 +174,7 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 @pytest.fixture
-def webhook_pharmacy(
-    ada: User, webhook_server: WebhookServer
-) -> Callable[..., Pharmacy]:
+def webhook_pharmacy(ada: User, webhook_server: WebhookServer) -> Callable[..., Pharmacy]:
     def make(path: str = "/ok", ncpdp_id: str = "4899991") -> Pharmacy:
         return do_create_pharmacy(
             ada,

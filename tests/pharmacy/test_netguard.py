@@ -58,7 +58,9 @@ def test_refused_address_categories(address: str, reason: str) -> None:
     assert reason in refused
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"]
+)
 def test_public_addresses_pass(address: str) -> None:
     assert refusal_reason(ipaddress.ip_address(address)) is None
 
@@ -93,9 +95,11 @@ def test_local_server_not_allow_listed_is_refused(
     webhook_server: WebhookServer, connections: list[Any]
 ) -> None:
     """The same live server the webhook tests use is refused once it is not allow-listed."""
-    with override_settings(PHARMACY_WEBHOOK_ALLOWED_HOSTS=[]):
-        with pytest.raises(NetworkRefused, match="loopback"):
-            check_url(webhook_server.url())
+    with (
+        override_settings(PHARMACY_WEBHOOK_ALLOWED_HOSTS=[]),
+        pytest.raises(NetworkRefused, match="loopback"),
+    ):
+        check_url(webhook_server.url())
     assert connections == []
     assert webhook_server.received == []
 
@@ -126,16 +130,18 @@ def test_any_bad_resolved_address_refuses_the_host(monkeypatch: pytest.MonkeyPat
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port)),
         ]
 
-    monkeypatch.setattr(netguard.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     with pytest.raises(NetworkRefused, match=r"10\.1\.2\.3"):
         check_url("https://pharmacy.example/hook")
 
 
 def test_public_name_is_pinned_to_its_checked_address(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        netguard.socket,
+        socket,
         "getaddrinfo",
-        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))],
+        lambda host, port, *a, **k: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))
+        ],
     )
     target = check_url("https://pharmacy.example:8443/hook?x=1")
     assert (target.address, target.port, target.path) == ("93.184.216.34", 8443, "/hook?x=1")
@@ -153,9 +159,11 @@ def test_public_name_is_pinned_to_its_checked_address(monkeypatch: pytest.Monkey
     ],
 )
 def test_url_shape_refused(url: str, message: str, connections: list[Any]) -> None:
-    with override_settings(PHARMACY_WEBHOOK_ALLOW_HTTP=False):
-        with pytest.raises(NetworkRefused, match=message):
-            check_url(url)
+    with (
+        override_settings(PHARMACY_WEBHOOK_ALLOW_HTTP=False),
+        pytest.raises(NetworkRefused, match=message),
+    ):
+        check_url(url)
     assert connections == []
 
 
@@ -172,7 +180,7 @@ def test_connection_goes_to_the_pinned_address_with_the_original_host(
         lookups.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
 
-    monkeypatch.setattr(netguard.socket, "getaddrinfo", rebinding_getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_getaddrinfo)
     host_port = f"pharmacy-gateway.test:{webhook_server.port}"
     with override_settings(PHARMACY_WEBHOOK_ALLOWED_HOSTS=[host_port]):
         target = check_url(f"http://{host_port}/ok")

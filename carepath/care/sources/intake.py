@@ -110,6 +110,8 @@ def _messages(viewer: User, cases: dict[int, Case]) -> Iterator[TimelineEntry]:
         assert case.episode_id is not None
         author = name_of(message.author)
         title = MESSAGE_TITLES.get(message.kind, "Message from {author}").format(author=author)
+        if message.kind == "escalated" and not is_patient(viewer):
+            title = f"{author} escalated to a live visit"
         yield TimelineEntry(
             at=message.created_at,
             episode_id=case.episode_id,

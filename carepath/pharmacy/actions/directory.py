@@ -1,6 +1,7 @@
 """Writes to the pharmacy directory (admins) and to a patient's preferred pharmacy."""
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -42,7 +43,7 @@ class PharmacyData:
     active: bool = True
 
     def cleaned(self) -> "PharmacyData":
-        values = {
+        values: dict[str, Any] = {
             name: value.strip() if isinstance(value, str) else value
             for name, value in asdict(self).items()
         }
@@ -83,9 +84,7 @@ def _check_fields(data: PharmacyData) -> None:
     limits = {"name": 120, "address_line": 200, "city": 80, "phone": 32, "fax": 32}
     for field, limit in limits.items():
         if len(getattr(data, field)) > limit:
-            raise ActionRefused(
-                "too_long", f"At most {limit} characters.", field=field, status=422
-            )
+            raise ActionRefused("too_long", f"At most {limit} characters.", field=field, status=422)
 
 
 def _check_webhook(data: PharmacyData, *, secret_is_set: bool) -> None:

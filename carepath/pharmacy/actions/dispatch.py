@@ -238,9 +238,7 @@ def do_claim_delivery(dispatch_id: int) -> DeliveryJob | None:
     """Take the next attempt of a queued, due dispatch, or None (already delivered, not due,
     or another worker holds it): this is what makes the delivery task idempotent."""
     now = clock.now()
-    dispatch = (
-        Dispatch.objects.select_for_update().filter(_claimable(now), pk=dispatch_id).first()
-    )
+    dispatch = Dispatch.objects.select_for_update().filter(_claimable(now), pk=dispatch_id).first()
     if dispatch is None:
         return None
     dispatch.attempts += 1
@@ -388,9 +386,7 @@ def do_retry_dispatch(actor: User, dispatch_id: int) -> Dispatch:
     if dispatch is None:
         raise ActionRefused("not_found", "No dispatch with that id.", status=404)
     if dispatch.status != DispatchStatus.FAILED:
-        raise ActionRefused(
-            "not_failed", "Only a failed dispatch can be retried.", status=409
-        )
+        raise ActionRefused("not_failed", "Only a failed dispatch can be retried.", status=409)
     pharmacy = Pharmacy.objects.get(pk=dispatch.pharmacy_id)
     if not pharmacy.active:
         raise ActionRefused(
