@@ -406,3 +406,16 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+# --- Prescribing and the pharmacy handoff ------------------------------------------------------
+# A refill request waits this long for its prescriber before any eligible clinician may take it.
+PRESCRIBING_REFILL_PRESCRIBER_HOURS = env_int("PRESCRIBING_REFILL_PRESCRIBER_HOURS", 24)
+PRESCRIBING_REFILL_DUE_HOURS = env_int("PRESCRIBING_REFILL_DUE_HOURS", 72)
+# Pharmacy webhooks: https only, to public addresses only, unless an operator names an
+# internal gateway here ("host:port", comma-separated).
+PHARMACY_WEBHOOK_ALLOW_HTTP = env_bool("PHARMACY_WEBHOOK_ALLOW_HTTP", False)
+PHARMACY_WEBHOOK_ALLOWED_HOSTS = env_list("PHARMACY_WEBHOOK_ALLOWED_HOSTS", "")
+PHARMACY_WEBHOOK_TIMEOUT_SECONDS = env_int("PHARMACY_WEBHOOK_TIMEOUT_SECONDS", 10)
+PHARMACY_DISPATCH_MAX_ATTEMPTS = env_int("PHARMACY_DISPATCH_MAX_ATTEMPTS", 5)
+PHARMACY_DISPATCH_BACKOFF_SECONDS = env_int("PHARMACY_DISPATCH_BACKOFF_SECONDS", 30)
+PHARMACY_DISPATCH_BACKOFF_MAX_SECONDS = env_int("PHARMACY_DISPATCH_BACKOFF_MAX_SECONDS", 3600)

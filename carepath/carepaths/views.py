@@ -11,6 +11,7 @@
 /care-paths/check-ins/<id>/review/             clinicians: answers, mark reviewed / needs visit"""
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -43,7 +44,7 @@ from carepath.core.errors import ActionRefused
 from carepath.core.responses import error_response
 from carepath.intake.forms import build_nodes, parse_answers, summary_rows
 from carepath.intake.models import ServiceLine
-from carepath.intake.questionnaires import FieldsRefused
+from carepath.intake.questionnaires import FieldsRefused, build_tree
 
 # --- Coordinators: where every episode stands --------------------------------------------------
 
@@ -202,9 +203,24 @@ def answer_check_in(request: HttpRequest, check_in_id: int) -> HttpResponse:
     return render(
         request,
         "carepaths/check_in.html",
-        {"check_in": check_in, "nodes": build_nodes(definition, answers, errors), "errors": errors},
+        {
+            "check_in": check_in,
+            "nodes": build_nodes(definition, answers, errors),
+            "errors": _with_questions(definition, errors),
+        },
         status=400 if errors else 200,
     )
+
+
+def _with_questions(definition: Any, errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Name the question in the error summary (fields are answer paths: `meds[0].dose`)."""
+    by_link_id = build_tree(definition).by_link_id
+    named = []
+    for error in errors:
+        link_id = re.sub(r"\[\d+\]", "", error.get("field", "")).split(".")[-1]
+        item = by_link_id.get(link_id)
+        named.append({**error, "question": item.text if item is not None else ""})
+    return named
 
 
 def _changes_entries(request: HttpRequest) -> bool:

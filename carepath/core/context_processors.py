@@ -9,11 +9,14 @@ Link = tuple[str, str]
 # One short list per role, in the order people use them; the admin's configuration pages are
 # reached from the admin home, so a phone's header stays two lines at most.
 PATIENT_LINKS: list[Link] = [
+    ("/episodes/", "My care"),
     ("/patient/visits/", "Online visits"),
     ("/patient/appointments/", "Appointments"),
     ("/visits/", "Video visits"),
     ("/messages/", "Messages"),
     ("/rpm/", "Monitoring"),
+    ("/prescriptions/", "Prescriptions"),
+    ("/prescriptions/health/", "My health"),
     ("/patient/profile/", "My details"),
     ("/patient/consent/", "Consent"),
 ]
@@ -36,6 +39,8 @@ LINKS_BY_ROLE: dict[str, list[Link]] = {
     ],
     Role.COORDINATOR: [
         ("/staff/queue/overview/", "Queue overview"),
+        ("/care-paths/", "Care paths"),
+        ("/pharmacy/dispatches/", "Dispatches"),
         ("/staff/patients/", "Patients"),
         ("/messages/", "Messages"),
         ("/rpm/staff/", "Monitoring"),

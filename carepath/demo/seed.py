@@ -21,7 +21,10 @@ from carepath.accounts.models import (
 from carepath.consent.models import ConsentAcceptance, ConsentDocument, ConsentKind
 from carepath.consent.selectors import current_documents
 from carepath.intake.models import ServiceLine
+from carepath.carepaths.seed import seed_care_paths
 from carepath.intake.seed import seed_service_lines
+from carepath.pharmacy.seed import seed_pharmacies
+from carepath.prescribing.seed import seed_demo_allergies, seed_formulary
 from carepath.rpm.seed import seed_programs
 from carepath.scheduling.models import VisitMode, VisitType, WeeklyAvailability
 
@@ -151,7 +154,11 @@ def seed_demo() -> list[DemoLogin]:
     )
     logins.append(DemoLogin(patient.email, Role.PATIENT, None))
     seed_service_lines()
+    seed_care_paths()
     seed_programs()
+    seed_pharmacies()
+    seed_formulary()
+    seed_demo_allergies(patient)
     for local in ("dr.reyes", "dr.chen"):
         _clinic_hours(users[local])
     return logins

@@ -324,7 +324,8 @@ def submit(request: HttpRequest, case_id: int) -> Status[dict[str, Any]]:
 @router.post(
     "/cases/{case_id}/reply",
     response=CaseOut,
-    summary="Answer the clinician's request for more information (patient)",
+    summary="Answer the clinician's request for more information, or write after a live visit "
+    "(follow-up) (patient)",
     auth=only(Role.PATIENT),
 )
 def reply(request: HttpRequest, case_id: int, payload: ReplyIn) -> CaseOut:

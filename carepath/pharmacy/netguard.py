@@ -295,10 +295,14 @@ class PinnedHTTPSConnection(http.client.HTTPSConnection):
             raise
 
 
-def open_connection(target: Target, *, timeout: float | None = None) -> http.client.HTTPConnection:
+def open_connection(
+    target: Target, *, timeout: float | None = None, tls_context: ssl.SSLContext | None = None
+) -> http.client.HTTPConnection:
+    """An unconnected http.client connection that will connect to the pinned address. The
+    default TLS context verifies certificates against the system's CAs."""
     seconds = timeout if timeout is not None else timeout_seconds()
     if target.scheme == "https":
-        return PinnedHTTPSConnection(target, seconds, ssl.create_default_context())
+        return PinnedHTTPSConnection(target, seconds, tls_context or ssl.create_default_context())
     return PinnedHTTPConnection(target, seconds)
 
 
@@ -312,10 +316,16 @@ class PostResult:
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
-def post(target: Target, body: bytes, headers: dict[str, str]) -> PostResult:
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    tls_context: ssl.SSLContext | None = None,
+) -> PostResult:
     """POST `body` to the pinned target; never follows a redirect. Network errors propagate
-    as OSError (including timeouts) or http.client.HTTPException."""
-    connection = open_connection(target)
+    as OSError (including timeouts and certificate failures) or http.client.HTTPException."""
+    connection = open_connection(target, tls_context=tls_context)
     try:
         sent: dict[str, Any] = {**headers, "Content-Length": str(len(body))}
         connection.request("POST", target.path, body=body, headers=sent)

@@ -15,7 +15,6 @@ calls the registered status listeners on commit (carepath.pharmacy.registry)."""
 
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -39,8 +38,6 @@ from carepath.pharmacy.models import (
 )
 from carepath.pharmacy.registry import notify_status_on_commit
 from carepath.pharmacy.transitions import check_reported_status
-
-logger = logging.getLogger("carepath.pharmacy")
 
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_ERROR_LENGTH = 500

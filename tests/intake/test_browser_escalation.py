@@ -1,0 +1,68 @@
+"""Escalation to a video visit now, in Chromium: the clinician starts it from the case review
+page and lands in the room with the intake panel (the photo decoded as an image); the patient
+follows "Join your visit" to the waiting room, is admitted, and both are connected."""
+
+import pytest
+from playwright.sync_api import expect
+
+from carepath.accounts.models import User
+from carepath.intake.models import ServiceLine
+from carepath.visits.models import Visit
+from carepath.workqueue.actions import do_claim
+from tests.browser.fixtures import NewContext
+from tests.browser.helpers import sign_in
+from tests.intake.test_review import derm_case
+from tests.visits.test_browser_visit import WAIT_MS, in_thread, wait_for_media
+
+pytestmark = pytest.mark.browser
+
+
+def test_clinician_escalates_to_a_video_visit_now_and_sees_the_intake(
+    live_server_url: str,
+    new_context: NewContext,
+    alice: User,
+    dr_tex: User,
+    lines: dict[str, ServiceLine],
+) -> None:
+    base = live_server_url
+    case = in_thread(derm_case, alice, lines)
+    in_thread(do_claim, dr_tex, case.work_item_id or 0)
+
+    doctor_context = new_context(viewport={"width": 1280, "height": 900})
+    sign_in(doctor_context, base, dr_tex)
+    doctor = doctor_context.new_page()
+    doctor.goto(f"{base}/staff/cases/{case.pk}/review/")
+    doctor.get_by_role("link", name="Escalate to a live visit").click()
+    doctor.get_by_label("Reason for the live visit").fill("I need to see the rash move.")
+    doctor.get_by_role("button", name="Start video visit now").click()
+    visit = in_thread(lambda: Visit.objects.get(patient=alice))
+    expect(doctor).to_have_url(f"{base}/visits/{visit.pk}/")
+    panel = doctor.locator("#intake-panel")
+    expect(panel.get_by_role("heading", name="Intake")).to_be_visible()
+    expect(panel).to_contain_text("Itchy red patches")
+    photo = panel.locator("img").first
+    expect(photo).to_be_visible()
+    assert doctor.evaluate("(img) => img.naturalWidth > 0", photo.element_handle())
+    doctor.get_by_role("button", name="Join visit").click()
+
+    patient_context = new_context()
+    sign_in(patient_context, base, alice)
+    patient = patient_context.new_page()
+    patient.goto(f"{base}/patient/visits/{case.pk}/")
+    patient.get_by_role("link", name="Join your visit").click()
+    expect(patient).to_have_url(f"{base}/visits/{visit.pk}/wait/")
+    patient.get_by_role("button", name="Check in").click()
+    admit = doctor.get_by_role("button", name=f"Admit {alice.display_name}")
+    expect(admit).to_be_visible(timeout=WAIT_MS)
+    admit.click()
+    expect(patient).to_have_url(f"{base}/visits/{visit.pk}/", timeout=WAIT_MS)
+    expect(patient.locator("#intake-panel")).to_have_count(0)
+    wait_for_media(patient)
+    wait_for_media(doctor)
+
+    # The note is written (autosaved) and signed from the room.
+    doctor.get_by_label("Assessment").fill("Nummular eczema.")
+    doctor.get_by_label("Plan").fill("Triamcinolone 0.1% twice daily.")
+    expect(doctor.locator("#note-status")).to_contain_text("Draft saved", timeout=WAIT_MS)
+    doctor.get_by_role("button", name="Sign note").click()
+    expect(doctor.locator("#note-status")).to_contain_text("Signed", timeout=WAIT_MS)
