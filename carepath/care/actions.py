@@ -55,7 +55,9 @@ def do_open_episode(
     return episode
 
 
-def do_close_episode(episode: Episode, *, by: User) -> Episode:
+def do_close_episode(episode: Episode, *, by: User | None) -> Episode:
+    """`by` is None when the care-path engine closes an episode that reached its final step
+    on an event no person caused (e.g. the check-in sweep)."""
     with transaction.atomic():
         locked = Episode.objects.select_for_update().get(pk=episode.pk)
         if locked.status == EpisodeStatus.CLOSED:

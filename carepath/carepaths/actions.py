@@ -43,9 +43,8 @@ from carepath.intake.questionnaires import (
     clean_answers,
 )
 from carepath.notifications.actions import enqueue_email, notify_user
-from carepath.workqueue.actions import audit_item, do_complete, do_enqueue
-from carepath.workqueue.models import WorkItem, WorkItemKind, WorkItemStatus
-from carepath.workqueue.selectors import is_eligible
+from carepath.workqueue.actions import do_complete, do_enqueue, do_route_to
+from carepath.workqueue.models import WorkItem, WorkItemKind
 
 CHECK_IN_SUBJECT = "carepaths.checkin"
 DEFAULT_SLA_MINUTES = 24 * 60
@@ -317,21 +316,8 @@ def _offer_to_last_clinician(item: WorkItem, episode: Episode) -> None:
     Uses the queue's routing field (what a coordinator's routing sets); the SLA breach lifts
     it, so the patient never waits on one person."""
     clinician = last_clinician(episode)
-    if clinician is None or not clinician.is_active:
-        return
-    if not is_eligible(clinician, item, ignore_routing=True):
-        return
-    routed = WorkItem.objects.filter(
-        pk=item.pk, status=WorkItemStatus.OPEN, reassigned_to__isnull=True
-    ).update(reassigned_to=clinician)
-    if routed:
-        item.reassigned_to = clinician
-        audit_item(
-            "work_item.route",
-            None,
-            item,
-            detail={"clinician_id": clinician.pk, "reason": "last clinician who saw the patient"},
-        )
+    if clinician is not None:
+        do_route_to(item, clinician, reason="last clinician who saw the patient")
 
 
 # --- Check-ins: the clinician reviews ----------------------------------------------------------

@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from typing import cast
 
 from django.db import transaction
 
@@ -278,7 +277,7 @@ def _complete(path: EpisodePath, episode: Episode, actor: User | None, reason: s
     do_cancel_pending_check_ins(episode, reason)
     if episode.status == EpisodeStatus.OPEN:
         # by=None: the engine itself (do_close_episode only records `by` in the audit).
-        do_close_episode(episode, by=cast(User, actor))
+        do_close_episode(episode, by=actor)
         emit_episode_event(
             episode.pk, "episode.closed", actor_id=actor.pk if actor else None, by="care_path"
         )

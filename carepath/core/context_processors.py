@@ -47,6 +47,7 @@ LINKS_BY_ROLE: dict[str, list[Link]] = {
     ],
     Role.ADMIN: [
         ("/staff/queue/overview/", "Queue overview"),
+        ("/care-paths/", "Care paths"),
         ("/staff/admin/staff/", "Staff"),
         ("/staff/admin/audit/", "Audit"),
     ],

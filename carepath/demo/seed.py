@@ -18,10 +18,10 @@ from carepath.accounts.models import (
     Specialty,
     User,
 )
+from carepath.carepaths.seed import seed_care_paths
 from carepath.consent.models import ConsentAcceptance, ConsentDocument, ConsentKind
 from carepath.consent.selectors import current_documents
 from carepath.intake.models import ServiceLine
-from carepath.carepaths.seed import seed_care_paths
 from carepath.intake.seed import seed_service_lines
 from carepath.pharmacy.seed import seed_pharmacies
 from carepath.prescribing.seed import seed_demo_allergies, seed_formulary

@@ -43,10 +43,14 @@ from carepath.prescribing.models import (
     RefillStatus,
     StatementStatus,
 )
-from carepath.workqueue.actions import audit_item, do_cancel, do_complete, do_enqueue
-from carepath.workqueue.events import publish_queue_event
-from carepath.workqueue.models import ACTIVE_STATUSES, WorkItem, WorkItemKind, WorkItemStatus
-from carepath.workqueue.selectors import is_eligible
+from carepath.workqueue.actions import (
+    do_cancel,
+    do_complete,
+    do_enqueue,
+    do_lift_routing,
+    do_route_to,
+)
+from carepath.workqueue.models import WorkItem, WorkItemKind, WorkItemStatus
 
 SUBJECT_TYPE = "prescribing.refill"
 NOTE_MAX = 1000
@@ -74,13 +78,7 @@ def _patient_state(prescription: Prescription) -> str:
 
 
 def _route_to_prescriber(item: WorkItem, prescriber: User) -> bool:
-    if not prescriber.is_active or not is_eligible(prescriber, item, ignore_routing=True):
-        return False
-    WorkItem.objects.filter(pk=item.pk).update(reassigned_to=prescriber)
-    item.reassigned_to = prescriber
-    audit_item("work_item.route", None, item, detail={"clinician_id": prescriber.pk})
-    publish_queue_event(item, "reassigned")
-    return True
+    return do_route_to(item, prescriber, reason="refill: prescriber first")
 
 
 def _schedule_widening(when: dt.timedelta) -> None:
@@ -191,15 +189,8 @@ def do_widen_refill(refill_id: int) -> bool:
         refill.save(update_fields=["widened_at"])
         item = refill.work_item
         prescriber_id = refill.prescription.prescriber_id
-        if (
-            item is not None
-            and item.status in ACTIVE_STATUSES
-            and item.reassigned_to_id == prescriber_id
-        ):
-            WorkItem.objects.filter(pk=item.pk).update(reassigned_to=None)
-            item.reassigned_to = None
-            audit_item("work_item.widen", None, item, detail={"was_routed_to": prescriber_id})
-            publish_queue_event(item, "rerouted")
+        if item is not None:
+            do_lift_routing(item, routed_to_id=prescriber_id)
         do_record_audit(
             "refill.widen",
             object_type="refill",

@@ -397,6 +397,41 @@ def do_reassign(coordinator: User, item_id: int, clinician: User) -> WorkItem:
     return _settle("work_item.reassign", coordinator, item_id, result)
 
 
+def do_route_to(item: WorkItem, clinician: User, *, reason: str) -> bool:
+    """The system (not a coordinator) offers a new, unclaimed item to one clinician first: a
+    refill to its prescriber, a check-in to the clinician who last saw the patient. Only an
+    eligible clinician, only an open item nobody has routed yet. Whoever routed it lifts the
+    routing later (do_lift_routing); an SLA breach lifts it too, so nobody waits on one person.
+    Returns whether the item is now routed to them."""
+    if not clinician.is_active or not is_eligible(clinician, item, ignore_routing=True):
+        return False
+    routed = WorkItem.objects.filter(
+        pk=item.pk, status=WorkItemStatus.OPEN, reassigned_to__isnull=True
+    ).update(reassigned_to=clinician)
+    if not routed:
+        return False
+    item.reassigned_to = clinician
+    audit_item(
+        "work_item.route", None, item, detail={"clinician_id": clinician.pk, "reason": reason}
+    )
+    publish_queue_event(item, "reassigned")
+    return True
+
+
+def do_lift_routing(item: WorkItem, *, routed_to_id: int) -> bool:
+    """Open a routed item to every eligible clinician, if it is still active and still routed
+    to `routed_to_id` (a coordinator's later reassignment is left alone)."""
+    lifted = WorkItem.objects.filter(
+        pk=item.pk, status__in=ACTIVE_STATUSES, reassigned_to_id=routed_to_id
+    ).update(reassigned_to=None)
+    if not lifted:
+        return False
+    item.reassigned_to = None
+    audit_item("work_item.widen", None, item, detail={"was_routed_to": routed_to_id})
+    publish_queue_event(item, "rerouted")
+    return True
+
+
 def do_cancel(item_id: int, reason: str) -> WorkItem:
     """The work no longer exists (e.g. the patient withdrew the case). Nothing is deleted;
     cancelling a finished item changes nothing."""
