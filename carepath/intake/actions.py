@@ -71,7 +71,7 @@ from carepath.intake.selectors import (
     patient_file,
 )
 from carepath.notifications.actions import enqueue_email, notify_user
-from carepath.visits.actions import EscalatedQueue, do_open_escalated_visit
+from carepath.visits.actions import QueueRouting, do_open_escalated_visit
 from carepath.visits.models import Visit, VisitMode
 from carepath.visits.selectors import open_on_demand_visit
 from carepath.workqueue.actions import do_complete, do_enqueue, do_requeue
@@ -494,7 +494,7 @@ def _submit_into_live_visit(patient: User, case: Case, encounter: Encounter, fla
         request,
         mode=VisitMode.VIDEO,
         by=patient,
-        queue=EscalatedQueue(
+        queue=QueueRouting(
             required_state=case.state_at_submission,
             required_specialty=line.specialty,
             required_language=preferred_language(patient),

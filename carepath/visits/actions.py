@@ -728,29 +728,14 @@ def do_request_on_demand(patient: User, *, reason: str = "", specialty_code: str
             ends_at=now + dt.timedelta(minutes=settings.ON_DEMAND_VISIT_MINUTES),
             created_at=now,
         )
-        participant = Participant.objects.create(
-            visit=visit,
-            user=patient,
-            role=ParticipantRole.PATIENT,
-            display_name=patient.display_name,
-            created_at=now,
-            checked_in_at=now,
-        )
-        item = do_enqueue(
-            kind=WorkItemKind.ON_DEMAND,
-            patient=patient,
-            subject_type="visit",
-            subject_id=str(visit.pk),
-            title="On-demand visit request",
-            due_at=now + dt.timedelta(minutes=settings.ON_DEMAND_DUE_MINUTES),
-            priority=20,
+        queue = QueueRouting(
             required_state=profile.state,
             required_specialty=specialty,
             required_language=profile.preferred_language,
+            priority=20,
+            due_minutes=settings.ON_DEMAND_DUE_MINUTES,
         )
-        visit.work_item = item
-        visit.save(update_fields=["work_item"])
-        _event(visit, VisitEventKind.CHECKED_IN, participant)
+        item = _wait_in_queue(visit, patient, queue, now, title="On-demand visit request")
         _audit(
             "visit.on_demand_request",
             visit,
@@ -809,8 +794,9 @@ def do_take_on_demand(clinician: User, visit_id: int) -> Visit:
 
 
 @dataclass(frozen=True)
-class EscalatedQueue:
-    """Where an escalated visit waits when no clinician is named (a red-flag rule asked)."""
+class QueueRouting:
+    """Where a visit waits for a clinician: an on-demand request, or an escalated visit no
+    clinician is named for (a red-flag rule asked)."""
 
     required_state: str
     required_specialty: Specialty | None
@@ -825,7 +811,7 @@ def do_open_escalated_visit(
     mode: str,
     by: User,
     clinician: User | None = None,
-    queue: EscalatedQueue | None = None,
+    queue: QueueRouting | None = None,
     reason: str = "",
 ) -> Visit:
     """An on-demand visit that continues an async encounter live, in the same episode: its
@@ -875,7 +861,7 @@ def do_open_escalated_visit(
             _clinician_participant(visit, clinician, now)
         else:
             assert queue is not None
-            _queue_escalated_visit(visit, patient, queue, now)
+            _wait_in_queue(visit, patient, queue, now, title="Live visit now (red flag)")
         do_link_escalation(escalation, encounter, by=by)
         _audit(
             "visit.escalated_open",
@@ -900,9 +886,11 @@ def do_open_escalated_visit(
     return visit
 
 
-def _queue_escalated_visit(
-    visit: Visit, patient: User, queue: EscalatedQueue, now: dt.datetime
-) -> None:
+def _wait_in_queue(
+    visit: Visit, patient: User, queue: QueueRouting, now: dt.datetime, *, title: str
+) -> WorkItem:
+    """The patient is checked in to the visit and it waits in the shared queue (on_demand)
+    until an eligible clinician takes it."""
     participant = Participant.objects.create(
         visit=visit,
         user=patient,
@@ -916,7 +904,7 @@ def _queue_escalated_visit(
         patient=patient,
         subject_type="visit",
         subject_id=str(visit.pk),
-        title="Live visit now (red flag)",
+        title=title,
         due_at=now + dt.timedelta(minutes=queue.due_minutes),
         priority=queue.priority,
         required_state=queue.required_state,
@@ -926,6 +914,7 @@ def _queue_escalated_visit(
     visit.work_item = item
     visit.save(update_fields=["work_item"])
     _event(visit, VisitEventKind.CHECKED_IN, participant)
+    return item
 
 
 # --- In the room -------------------------------------------------------------------------
