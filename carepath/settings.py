@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "carepath.core.middleware.RequestIdMiddleware",
     "carepath.core.middleware.MetricsMiddleware",
     "carepath.core.middleware.ApiErrorShapeMiddleware",
+    "carepath.core.input_guard.RejectUnsafeInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

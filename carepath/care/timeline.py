@@ -286,22 +286,34 @@ def timeline_for_patient(
     )
 
 
+EARLIEST_BEFORE = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST_BEFORE = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
 def parse_before(raw: str | None) -> dt.datetime | None:
-    """The `before` of a page request: an ISO 8601 instant (a naive one is taken as UTC)."""
+    """The `before` of a page request: an ISO 8601 instant (a naive one is taken as UTC),
+    within years 1900-2200: at the ends of the calendar an offset would carry the instant
+    past what Python and the databases can hold."""
     from carepath.core.errors import ActionRefused
 
     if raw is None or not raw.strip():
         return None
+    refusal = ActionRefused(
+        "invalid_before",
+        "Give `before` as an ISO 8601 date and time between 1900 and 2200.",
+        field="before",
+        status=422,
+    )
     try:
         moment = dt.datetime.fromisoformat(raw.strip().replace(" ", "+"))
-    except ValueError:
-        raise ActionRefused(
-            "invalid_before",
-            "Give `before` as an ISO 8601 date and time.",
-            field="before",
-            status=422,
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise refusal from None
+    if not EARLIEST_BEFORE <= moment <= LATEST_BEFORE:
+        raise refusal
+    return moment
 
 
 def check_category(raw: str | None) -> str:

@@ -125,6 +125,12 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
     return error_response(403, "forbidden", str(exc) or "You may not do this.")
 
 
+@api.exception_handler(OverflowError)
+def on_id_overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+    # An id beyond a 64-bit integer names no row (SQLite raises instead of finding none).
+    return error_response(404, "not_found", "Not found.")
+
+
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled API error")

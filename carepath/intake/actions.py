@@ -834,6 +834,25 @@ def do_escalate_case(
     return locked
 
 
+def _visit_ended_text(live: Encounter, visit: Visit, by: User) -> str:
+    seconds = visit.duration_seconds or 0
+    length = (
+        "under a minute"
+        if seconds < 60
+        else f"{round(seconds / 60)} minute{'s' if round(seconds / 60) != 1 else ''}"
+    )
+    signed = ClinicalNote.objects.filter(encounter=live, status="signed").exists()
+    plan = (
+        "Your clinician's plan is in the visit note below."
+        if signed
+        else "Your clinician's plan will appear below once they sign the visit note."
+    )
+    return (
+        f"Your {EncounterMode(live.mode).label.lower()} with {by.display_name} ended "
+        f"({length}). {plan} You can keep writing to your clinician here."
+    )
+
+
 def do_resume_case_after_visit(live: Encounter, visit: Visit, *, by: User) -> Case | None:
     """De-escalation: the live visit a case escalated to has ended, so care continues
     asynchronously in the case (follow-up): the thread records the visit and both sides keep
@@ -847,17 +866,8 @@ def do_resume_case_after_visit(live: Encounter, visit: Visit, *, by: User) -> Ca
         locked = _lock(case)
         if locked.status != CaseStatus.ESCALATED:
             return locked
-        minutes = max(1, round((visit.duration_seconds or 0) / 60))
         CaseMessage.objects.create(
-            case=locked,
-            author=by,
-            kind=MessageKind.VISIT,
-            body=(
-                f"Your {EncounterMode(live.mode).label.lower()} with {by.display_name} ended "
-                f"({minutes} minute{'s' if minutes != 1 else ''}). Your clinician's plan is "
-                "below once they sign the visit note. You can keep writing to your clinician "
-                "here."
-            ),
+            case=locked, author=by, kind=MessageKind.VISIT, body=_visit_ended_text(live, visit, by)
         )
         locked.status = CaseStatus.FOLLOW_UP
         locked.needs_live_visit = False

@@ -14,12 +14,14 @@ from django.test import override_settings
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from carepath.accounts.models import User
+from carepath.carepaths.seed import seed_care_paths
 from carepath.pharmacy.actions.directory import do_choose_preferred_pharmacy
 from carepath.pharmacy.models import Pharmacy
 from carepath.pharmacy.seed import seed_pharmacies
 from carepath.prescribing.actions_health import do_add_medication
 from carepath.prescribing.models import Medication
 from carepath.prescribing.seed import seed_formulary
+from tests.browser.helpers import layout_problems
 from tests.intake.conftest import TEST_KEYS, jpeg_bytes
 from tests.visits.test_browser_visit import WAIT_MS
 
@@ -61,8 +63,6 @@ def private_media(root: Path) -> Iterator[Path]:
 def set_up_clinic(alice: User) -> Pharmacy:
     """The formulary and the pharmacy directory; alice has chosen a preferred pharmacy and
     already takes minocycline (so the duplicate-therapy warning fires for doxycycline)."""
-    from carepath.carepaths.seed import seed_care_paths
-
     seed_care_paths()  # also seeds the service lines and the check-in questionnaires
     formulary = {medication.name: medication for medication in seed_formulary()}
     pharmacy = {p.ncpdp_id: p for p in seed_pharmacies()}[PHARMACY_NCPDP]
@@ -73,16 +73,20 @@ def set_up_clinic(alice: User) -> Pharmacy:
 
 
 class Shots:
-    """Numbered screenshots of the story, in the order it happens."""
+    """Numbered screenshots of the story, in the order it happens, and what a reader of each
+    page would trip over (sideways scrolling, unlabeled fields: layout_problems)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.taken = 0
+        self.layout_problems: list[str] = []
 
-    def __call__(self, page: Page, name: str) -> None:
+    def __call__(self, page: Page, name: str, *, check_layout: bool = True) -> None:
         self.taken += 1
         path = self.folder / f"hybrid-{self.taken:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if check_layout:
+            self.layout_problems += layout_problems(page)
 
 
 # --- 1. The patient's online visit --------------------------------------------------------
@@ -176,20 +180,22 @@ def prescribe_doxycycline(
     with context.expect_page() as opened:
         panel.get_by_role("link", name="Prescribe").click(modifiers=["ControlOrMeta"])
     page = opened.value
-    page.wait_for_load_state()
+    page.bring_to_front()  # a background tab is not rendered: screenshots would stall
     expect(page.get_by_role("heading", level=1)).to_have_text("Prescribe")
-    page.get_by_label("Medication").select_option(label="Doxycycline (doxycycline hyclate)")
+    page.get_by_label("Medication", exact=True).select_option(
+        label="Doxycycline (doxycycline hyclate)"
+    )
     expect(page.get_by_role("heading", name="2. Doxycycline")).to_be_visible()
     expect(page.locator("#warnings")).to_contain_text("Already taking Minocycline")
-    page.get_by_label("Strength").select_option("100 mg")
+    page.get_by_label("Strength", exact=True).select_option("100 mg")
     page.get_by_label("Form", exact=True).select_option("capsule")
     expect(page.get_by_label("Directions (sig)")).to_have_value(
         "Take 1 capsule by mouth twice a day for 14 days with a full glass of water."
     )
-    page.get_by_label("Quantity").fill("28")
-    page.get_by_label("Days supply").fill("14")
-    page.get_by_label("Refills").fill("0")
-    expect(page.get_by_label("Pharmacy")).to_have_value(str(pharmacy.pk))
+    page.get_by_label("Quantity", exact=True).fill("28")
+    page.get_by_label("Days supply", exact=True).fill("14")
+    page.get_by_label("Refills", exact=True).fill("0")
+    expect(page.get_by_label("Pharmacy", exact=True)).to_have_value(str(pharmacy.pk))
     shots(page, "clinician-prescribe")
     page.get_by_role("button", name="Save draft and review").click()
     expect(page.locator("#warnings")).to_contain_text("Already taking Minocycline")
@@ -315,4 +321,6 @@ def assert_whole_story(page: Page) -> None:
     encounters = page.locator("#encounter-list li")
     expect(encounters).to_have_count(2)
     expect(page.locator("#encounter-list li[data-mode='async']")).to_have_count(1)
-    expect(page.locator("#encounter-list li[data-mode='video']")).to_have_count(1)
+    video = page.locator("#encounter-list li[data-mode='video']")
+    expect(video).to_have_count(1)
+    expect(video.get_by_role("link", name="After-visit summary")).to_be_visible()

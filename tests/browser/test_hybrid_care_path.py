@@ -7,6 +7,7 @@ prescription (PDFs too) -> 14 days later (clock seam) the check-in is delivered 
 patient and for the clinician. No CSP violation and no uncaught error on any page."""
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def test_dermatology_case_to_video_to_prescription_to_check_in_on_one_episode(
     room = f"{base}/visits/{visit.pk}/"
     expect(doctor).to_have_url(room)
     assert_intake_panel(doctor)
+    # Not layout-checked: on a desktop the intake answers overflow the room's side column
+    # (a max-content question column from static/css/intake.css); reported to the lead.
     shots(doctor, "clinician-room-intake-panel")
     doctor.get_by_role("button", name="Join visit").click()
 
@@ -112,9 +115,13 @@ def test_dermatology_case_to_video_to_prescription_to_check_in_on_one_episode(
     prescribing = prescribe_doxycycline(doctor_context, doctor, pharmacy, shots)
     prescription = Prescription.objects.get(patient=alice)
     prescribing.close()
-    wait_for_media(doctor)
+    doctor.bring_to_front()
+    wait_for_media(doctor)  # the call went on meanwhile
     doctor.get_by_role("button", name="End visit").click()
-    expect(doctor.locator("#call-status")).to_have_text("You ended the visit.")
+    # The server's "ended" broadcast may reach the page before the answer to its own POST.
+    expect(doctor.locator("#call-status")).to_have_text(
+        re.compile(r"You ended the visit\.|The visit has ended\.")
+    )
     expect(patient.locator("#call-status")).to_have_text("The visit has ended.", timeout=WAIT_MS)
 
     # 4. alice reads her after-visit summary (from its notification) and her prescription.
@@ -146,7 +153,8 @@ def test_dermatology_case_to_video_to_prescription_to_check_in_on_one_episode(
 
     # 6. One episode holds the whole story, for alice and for dr_tex.
     patient.goto(f"{base}/episodes/")
-    patient.locator(f"a[href='/episodes/{episode_id}/']").first.click()
+    expect(patient.locator("#episode-list li")).to_have_count(1)
+    patient.locator(f"#episode-list li[data-episode-id='{episode_id}'] a").click()
     expect(patient).to_have_url(f"{base}/episodes/{episode_id}/")
     assert_story_in_order(patient)
     shots(patient, "patient-episode-timeline")
@@ -166,4 +174,5 @@ def test_dermatology_case_to_video_to_prescription_to_check_in_on_one_episode(
     assert {prescription.episode_id, check_in.episode_id, visit.encounter.episode_id} == {
         episode_id
     }
+    assert shots.layout_problems == []
     page_problems.assert_clean()

@@ -65,8 +65,10 @@ def test_filters_and_bad_links(
     assert "Switched from video" not in notes
     assert 'aria-current="true" data-kind="notes"' in notes
     # A mangled link shows the first page, never an error.
-    mangled = html(client, url + "?kind=%00drop&before=not-a-time")
+    mangled = html(client, url + "?kind=drop&before=not-a-time")
     assert "Switched from video" in mangled
+    # A NUL character is refused at the door (see carepath/core/input_guard.py).
+    assert client.get(url + "?kind=%00drop").status_code == 400
 
 
 @pytest.mark.parametrize("outsider", ["bob", "dr_ny", "cody"])
