@@ -3,13 +3,13 @@ their own; staff need a care relationship (or break-the-glass), else a 404 that 
 
 import datetime as dt
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from carepath.access.selectors import access_patient, deny, may_access_patient
 from carepath.accounts.models import PatientProfile, User
 from carepath.audit.actions import do_record_audit
-from carepath.care.models import ClinicalNote, Encounter, Episode, NoteStatus
+from carepath.care.models import ClinicalNote, Encounter, EncounterStatus, Episode, NoteStatus
 from carepath.care.summary import VisitSummary, build_summary
 from carepath.care.timeline import TimelinePage, timeline_for_episode, timeline_for_patient
 
@@ -124,5 +124,30 @@ def encounters_with_summary(episode: Episode) -> list[Encounter]:
 
 
 def episodes_with_activity(patient_id: int) -> QuerySet[Episode]:
-    """The patient's episodes, newest first, with how many encounters each holds."""
-    return episodes_of(patient_id).annotate(encounter_count=Count("encounters"))
+    """The patient's episodes, newest first, with how many encounters each holds (one
+    entered in error is not a visit the patient had)."""
+    in_error = Q(encounters__status=EncounterStatus.ENTERED_IN_ERROR)
+    # Meta.ordering is dropped from GROUP BY queries: order explicitly.
+    return (
+        episodes_of(patient_id)
+        .annotate(encounter_count=Count("encounters", filter=~in_error))
+        .order_by("-opened_at", "-pk")
+    )
+
+
+def booked_starts(encounters: list[Encounter]) -> dict[int, dt.datetime]:
+    """By planned encounter: the start of the appointment booked for it (a booked visit is
+    shown by its time, not by when it was asked for). Callers authorized the episode."""
+    from carepath.scheduling.models import Appointment, AppointmentStatus
+
+    planned = [e.pk for e in encounters if e.status == EncounterStatus.PLANNED]
+    if not planned:
+        return {}
+    starts: dict[int, dt.datetime] = {}
+    appointments = Appointment.objects.filter(
+        encounter_id__in=planned, status=AppointmentStatus.BOOKED
+    ).order_by("-starts_at", "-pk")
+    for appointment in appointments:
+        if appointment.encounter_id is not None:
+            starts.setdefault(appointment.encounter_id, appointment.starts_at)
+    return starts

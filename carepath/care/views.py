@@ -21,9 +21,11 @@ from django.views.decorators.http import require_safe
 
 from carepath.access.selectors import access_patient
 from carepath.accounts.models import Role
+from carepath.care.overview import episode_cards
 from carepath.care.schemas import TimelineEntryOut, timeline_entry_out
 from carepath.care.selectors import (
     access_summary,
+    booked_starts,
     encounters_with_summary,
     episode_timeline,
     episodes_with_activity,
@@ -37,6 +39,7 @@ from carepath.core.errors import ActionRefused
 
 SIGNED_IN = (Role.PATIENT, *STAFF)
 PAGE_SIZE = 50
+LIST_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def _timeline_context(
 def my_care(request: HttpRequest) -> HttpResponse:
     patient = request_user(request)
     access_patient(patient, patient.pk, action="episode.list")
-    episodes = list(episodes_with_activity(patient.pk)[:200])
+    episodes = episode_cards(patient, episodes_with_activity(patient.pk)[:LIST_SIZE])
     return render(request, "care/my_care.html", {"episodes": episodes})
 
 
@@ -129,7 +132,7 @@ def staff_patient_timeline(request: HttpRequest, patient_id: int) -> HttpRespons
     context = {
         "profile": profile,
         "staff_view": True,
-        "episodes": list(episodes_with_activity(patient_id)[:200]),
+        "episodes": episode_cards(user, episodes_with_activity(patient_id)[:LIST_SIZE]),
         **_timeline_context(request, page, query),
     }
     return render(request, "care/patient_timeline.html", context)
@@ -143,9 +146,15 @@ def episode_page(request: HttpRequest, episode_id: int) -> HttpResponse:
     episode, page = episode_timeline(
         user, episode_id, before=query.before, limit=PAGE_SIZE, category=query.category
     )
+    rows = list(episode.encounters.select_related("clinician", "escalated_from"))
+    booked = booked_starts(rows)
     encounters = [
-        {"encounter": encounter, "escalated": escalated_from_words(encounter)}
-        for encounter in episode.encounters.select_related("clinician", "escalated_from")
+        {
+            "encounter": encounter,
+            "escalated": escalated_from_words(encounter),
+            "booked_for": booked.get(encounter.pk),
+        }
+        for encounter in rows
     ]
     summaries = {encounter.pk for encounter in encounters_with_summary(episode)}
     context = {

@@ -2,11 +2,16 @@
 an episode's path) are in carepath.carepaths.engine.
 
 Check-in rules
-- Scheduled by a step's entry action: due `after_days` after the step was entered, on the
-  newest version of the questionnaire at that moment (kept for good).
+- At most one pending check-in per episode (scheduled, or sent and not answered; a partial
+  unique index enforces it). The engine schedules it from a step's entry action: due
+  `after_days` after the step was entered, on the newest version of the questionnaire;
+  entering the step again reschedules the one not sent yet; leaving the step before it is
+  sent cancels it (do_cancel_unsent_check_ins); the path ending cancels an unsent one and
+  closes a sent, unanswered one (do_end_check_ins).
 - Sent by deliver_due_check_ins (carepath.carepaths.tasks) once due: an in-app notice with a
   link and an e-mail with no health information; checkin.sent. Sending twice sends once.
-- Answered by the patient (answers checked with the intake questionnaire rules): a CHECK_IN
+- Answered by the patient while the episode is open (a closed episode's check-in is refused
+  with EPISODE_CLOSED_MESSAGE; answers checked with the intake questionnaire rules): a CHECK_IN
   work item, due after the service line's SLA, routed like the episode's case (state,
   specialty, language) and offered first to the clinician who last saw the patient (the
   coordinator routing field; an SLA breach lifts it, so it never waits on one person);
@@ -28,7 +33,7 @@ from carepath.care.actions import do_request_escalation
 from carepath.care.events import emit_episode_event
 from carepath.care.models import Encounter, EncounterMode, Episode, EpisodeStatus
 from carepath.carepaths.definitions import check_definition
-from carepath.carepaths.models import CarePathDefinition, CheckIn
+from carepath.carepaths.models import PENDING, CarePathDefinition, CheckIn
 from carepath.carepaths.selectors import holds_check_in
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
@@ -49,6 +54,10 @@ from carepath.workqueue.models import WorkItem, WorkItemKind
 CHECK_IN_SUBJECT = "carepaths.checkin"
 DEFAULT_SLA_MINUTES = 24 * 60
 REASON_MAX = 2_000
+EPISODE_CLOSED_MESSAGE = (
+    "This episode of care is closed, so this check-in can no longer be answered. If you "
+    "still have a concern, send your care team a message or start a new visit."
+)
 EMAIL_SUBJECT = "Carepath: a short check-in from your care team"
 EMAIL_BODY = (
     "Your care team would like to know how you are doing.\n\n"
@@ -146,6 +155,8 @@ def do_send_check_in(check_in_id: int) -> bool:
         if episode.status != EpisodeStatus.OPEN:
             _cancel(check_in, "episode closed")
             return False
+        if check_in.closed_at is not None:  # a closed check-in was sent already
+            return False
         check_in.sent_at = clock.now()
         check_in.save(update_fields=["sent_at"])
         patient = episode.patient
@@ -167,15 +178,39 @@ def _cancel(check_in: CheckIn, reason: str) -> None:
     _audit("check_in.cancel", None, check_in, reason=reason)
 
 
-def do_cancel_pending_check_ins(episode: Episode, reason: str) -> int:
-    """Check-ins not sent yet will not be: the episode's path ended."""
-    pending = list(
-        CheckIn.objects.select_for_update().filter(
-            episode=episode, sent_at__isnull=True, cancelled_at__isnull=True
-        )
+def _close(check_in: CheckIn, reason: str) -> None:
+    check_in.closed_at = clock.now()
+    check_in.save(update_fields=["closed_at"])
+    _audit("check_in.close", None, check_in, reason=reason)
+
+
+def _pending(episode: Episode) -> list[CheckIn]:
+    return list(
+        CheckIn.objects.select_for_update(of=("self",))
+        .select_related("episode")
+        .filter(PENDING, episode=episode)
+        .order_by("pk")
     )
-    for check_in in pending:
+
+
+def do_cancel_unsent_check_ins(episode: Episode, reason: str) -> int:
+    """The episode's check-in that was planned but not sent will not be (its step was left).
+    A sent one stays: the patient may still answer it."""
+    unsent = [check_in for check_in in _pending(episode) if check_in.sent_at is None]
+    for check_in in unsent:
         _cancel(check_in, reason)
+    return len(unsent)
+
+
+def do_end_check_ins(episode: Episode, reason: str) -> int:
+    """The episode's care path ended: a check-in not sent yet is cancelled, one sent and not
+    answered is closed (the patient can no longer answer it). Returns how many ended."""
+    pending = _pending(episode)
+    for check_in in pending:
+        if check_in.sent_at is None:
+            _cancel(check_in, reason)
+        else:
+            _close(check_in, reason)
     return len(pending)
 
 
@@ -210,6 +245,8 @@ def _check_answerable(patient: User, check_in: CheckIn) -> None:
         raise ActionRefused(
             "already_answered", "You already answered this check-in. Thank you.", status=409
         )
+    if check_in.closed_at is not None or check_in.episode.status != EpisodeStatus.OPEN:
+        raise ActionRefused("episode_closed", EPISODE_CLOSED_MESSAGE, status=409)
 
 
 def _check_size(answers: Any) -> None:

@@ -6,6 +6,8 @@ A definition is a JSON object:
   steps        a list of steps, each:
     id                     unique; lowercase letters, digits, "_" and "-"
     label                  what staff read ("Online review")
+    patient_label          optional: the step's short name for the patient ("Your reply");
+                           without it patients read a plain name for the step's kind
     kind                   review | live_visit | prescription | check_in | wait | final
     patient_text           optional: the step in plain words for the patient
     expected_within_hours  optional number > 0: longer than this in the step is "stuck"
@@ -15,6 +17,7 @@ A definition is a JSON object:
                            and is tried before the plain event name.
     entry                  optional list of actions run on entering the step:
                            {"check_in": {"after_days": 14, "questionnaire": "<code>"}}
+                           (at most one check-in: an episode has one pending check-in)
 
 Rules (check_definition reports every broken one, naming the step and event): step ids are
 unique; `start` and every `on` target name a step; every event is known; at least one step
@@ -35,7 +38,7 @@ STEP_KINDS = ("review", "live_visit", "prescription", "check_in", "wait", "final
 FINAL = "final"
 TOP_KEYS = frozenset({"start", "steps", "title", "description"})
 STEP_KEYS = frozenset(
-    {"id", "label", "kind", "patient_text", "expected_within_hours", "on", "entry"}
+    {"id", "label", "patient_label", "kind", "patient_text", "expected_within_hours", "on", "entry"}
 )
 CHECK_IN_KEYS = frozenset({"after_days", "questionnaire"})
 STEP_ID = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
@@ -56,6 +59,17 @@ PLAIN_WORDS = {
 }
 
 
+# A step's short name for patients when the definition gives none: never staff wording.
+PATIENT_LABELS = {
+    "review": "Review by your clinician",
+    "live_visit": "Video visit",
+    "prescription": "Your treatment",
+    "check_in": "Check-in",
+    "wait": "Your reply",
+    "final": "Done",
+}
+
+
 @dataclass(frozen=True)
 class CheckInAction:
     after_days: int
@@ -68,6 +82,7 @@ class Step:
     label: str
     kind: str
     patient_text: str = ""
+    patient_label: str = ""
     expected_within_hours: float | None = None
     on: dict[str, str] = field(default_factory=dict)
     check_ins: tuple[CheckInAction, ...] = ()
@@ -78,7 +93,12 @@ class Step:
 
     @property
     def plain_words(self) -> str:
-        return self.patient_text or PLAIN_WORDS.get(self.kind, self.label)
+        return self.patient_text or PLAIN_WORDS.get(self.kind, "")
+
+    @property
+    def patient_name(self) -> str:
+        """The step's short name as the patient reads it."""
+        return self.patient_label or PATIENT_LABELS.get(self.kind, "Your care")
 
     def next_step(self, event: str, outcome: str = "") -> str | None:
         """The step this event leads to, or None when the step does not handle it."""
@@ -123,6 +143,7 @@ def parse_path(definition: Any) -> CarePath:
                 label=str(item.get("label") or item["id"]),
                 kind=str(item.get("kind") or ""),
                 patient_text=str(item.get("patient_text") or ""),
+                patient_label=str(item.get("patient_label") or ""),
                 expected_within_hours=float(hours)
                 if isinstance(hours, int | float) and not isinstance(hours, bool)
                 else None,
@@ -235,6 +256,14 @@ def _check_step(
                 f"{name}: kind must be one of {', '.join(STEP_KINDS)} (got {raw.get('kind')!r}).",
             )
         )
+    patient_label = raw.get("patient_label", "")
+    if not isinstance(patient_label, str) or len(patient_label) > LABEL_MAX:
+        errors.append(
+            _error(
+                f"{where}.patient_label",
+                f"{name}: patient_label is text up to {LABEL_MAX} characters.",
+            )
+        )
     text = raw.get("patient_text", "")
     if not isinstance(text, str) or len(text) > PATIENT_TEXT_MAX:
         errors.append(
@@ -293,6 +322,15 @@ def _check_entry(
     if not isinstance(entry, list):
         return [_error(f"{where}.entry", f"{name}: entry is a list of actions.")]
     errors: list[FieldError] = []
+    check_ins = [a for a in entry if isinstance(a, dict) and "check_in" in a]
+    if len(check_ins) > 1:
+        errors.append(
+            _error(
+                f"{where}.entry",
+                f"{name}: schedules {len(check_ins)} check-ins; a step schedules at most one "
+                "(an episode has one pending check-in at a time).",
+            )
+        )
     for position, action in enumerate(entry):
         at = f"{where}.entry[{position}]"
         if not isinstance(action, dict) or set(action) != {"check_in"}:

@@ -5,9 +5,14 @@ each episode along the version of its service line's path it started on.
   (normally case.submitted); if that step handles the event too, it moves on at once.
 - Each later event moves the episode to the step the current step's `on` names; an event the
   step does not handle is recorded as ignored (not an error).
-- Entering a step runs its entry actions (schedule a check-in).
-- Entering a final step completes the path, cancels check-ins not yet sent, closes the
-  episode (carepath.care.actions.do_close_episode) and emits episode.closed.
+- Entering a step runs its entry actions (schedule a check-in). An episode has at most one
+  pending check-in (scheduled, or sent and not answered; a unique index holds the line):
+  entering a check-in step again reschedules the one not sent yet from the new transition,
+  and a sent one still waiting for answers stays the one (nothing new is sent).
+- Leaving a step that schedules a check-in cancels its check-in when it was not sent yet.
+- Entering a final step completes the path, cancels check-ins not yet sent, closes sent ones
+  still unanswered (they can no longer be answered), closes the episode
+  (carepath.care.actions.do_close_episode) and emits episode.closed.
 - An episode closed some other way (episode.closed that the step does not handle) ends the
   path where it stands.
 
@@ -27,9 +32,10 @@ from carepath.audit.actions import do_record_audit
 from carepath.care.actions import do_close_episode
 from carepath.care.events import EpisodeEvent, emit_episode_event
 from carepath.care.models import Episode, EpisodeStatus
-from carepath.carepaths.actions import do_cancel_pending_check_ins
+from carepath.carepaths.actions import do_cancel_unsent_check_ins, do_end_check_ins
 from carepath.carepaths.definitions import CarePath, CheckInAction, Step, parse_path
 from carepath.carepaths.models import (
+    PENDING,
     CarePathDefinition,
     CheckIn,
     EpisodePath,
@@ -123,7 +129,7 @@ def _start(
         step_due_at=_due(start, now),
     )
     transition = _record(path, "", start.id, event, actor, print_, TransitionOutcome.STARTED)
-    _entered(path, episode, care_path, start, transition, actor)
+    _entered(path, episode, start, transition, actor)
     target = start.next_step(event.name, _outcome(event))
     if target is None or path.status == PathStatus.COMPLETED:
         return transition
@@ -214,59 +220,77 @@ def _move(
             TransitionOutcome.IGNORED,
         )
     now = clock.now()
+    leaving = care_path.step(path.current_step)
     transition = _record(
         path, path.current_step, target.id, event, actor, print_, TransitionOutcome.MOVED
     )
+    if leaving is not None and leaving.check_ins and leaving.id != target.id:
+        do_cancel_unsent_check_ins(episode, f"left step {leaving.id}")
     path.current_step = target.id
     path.entered_at = now
     path.step_due_at = _due(target, now)
     path.save(update_fields=["current_step", "entered_at", "step_due_at"])
-    _entered(path, episode, care_path, target, transition, actor)
+    _entered(path, episode, target, transition, actor)
     return transition
 
 
 def _entered(
     path: EpisodePath,
     episode: Episode,
-    care_path: CarePath,
     step: Step,
     transition: PathTransition,
     actor: User | None,
 ) -> None:
-    for action in step.check_ins:
-        _schedule_check_in(path, episode, action, transition)
+    for action in step.check_ins[:1]:  # checked definitions have at most one
+        _schedule_check_in(episode, action, transition)
     if step.is_final:
         _complete(path, episode, actor, f"reached final step {step.id}")
 
 
 def _schedule_check_in(
-    path: EpisodePath, episode: Episode, action: CheckInAction, transition: PathTransition
+    episode: Episode, action: CheckInAction, transition: PathTransition
 ) -> CheckIn | None:
+    """Schedule the step's check-in, or reschedule the pending one: one pending per episode."""
     questionnaire = (
         Questionnaire.objects.filter(code=action.questionnaire).order_by("-version").first()
     )
     if questionnaire is None:  # checked on save; a later rename must not stop the path
         logger.error("check-in questionnaire missing", extra={"code": action.questionnaire})
         return None
-    check_in, created = CheckIn.objects.get_or_create(
-        scheduled_by=transition,
-        defaults={
-            "episode": episode,
-            "questionnaire": questionnaire,
-            "due_at": transition.at + dt.timedelta(days=action.after_days),
-            "created_at": transition.at,
-        },
+    due_at = transition.at + dt.timedelta(days=action.after_days)
+    pending = (
+        CheckIn.objects.select_for_update(of=("self",)).filter(PENDING, episode=episode).first()
     )
-    if created:
-        do_record_audit(
-            "check_in.schedule",
-            actor=None,
-            object_type="check_in",
-            object_id=check_in.pk,
-            patient_id=episode.patient_id,
-            detail={"due_at": check_in.due_at.isoformat(), "step": transition.to_step},
+    if pending is None:
+        check_in = CheckIn.objects.create(
+            episode=episode,
+            scheduled_by=transition,
+            questionnaire=questionnaire,
+            due_at=due_at,
+            created_at=transition.at,
         )
-    return check_in
+        _audit_schedule("check_in.schedule", check_in, transition)
+        return check_in
+    pending.episode = episode
+    if pending.sent_at is not None or pending.scheduled_by_id == transition.pk:
+        return pending  # waiting for the patient's answers: they are not sent a second one
+    pending.scheduled_by = transition
+    pending.questionnaire = questionnaire
+    pending.due_at = due_at
+    pending.save(update_fields=["scheduled_by", "questionnaire", "due_at"])
+    _audit_schedule("check_in.reschedule", pending, transition)
+    return pending
+
+
+def _audit_schedule(action: str, check_in: CheckIn, transition: PathTransition) -> None:
+    do_record_audit(
+        action,
+        actor=None,
+        object_type="check_in",
+        object_id=check_in.pk,
+        patient_id=check_in.episode.patient_id,
+        detail={"due_at": check_in.due_at.isoformat(), "step": transition.to_step},
+    )
 
 
 def _complete(path: EpisodePath, episode: Episode, actor: User | None, reason: str) -> None:
@@ -274,7 +298,7 @@ def _complete(path: EpisodePath, episode: Episode, actor: User | None, reason: s
     path.completed_at = clock.now()
     path.step_due_at = None
     path.save(update_fields=["status", "completed_at", "step_due_at"])
-    do_cancel_pending_check_ins(episode, reason)
+    do_end_check_ins(episode, reason)
     if episode.status == EpisodeStatus.OPEN:
         # by=None: the engine itself (do_close_episode only records `by` in the audit).
         do_close_episode(episode, by=actor)

@@ -109,10 +109,20 @@ class PathTransition(models.Model):
         return f"{self.from_step or '(start)'} -{self.event}-> {self.to_step}"
 
 
+# Scheduled, or sent and waiting for the patient's answers.
+PENDING = models.Q(answered_at__isnull=True, cancelled_at__isnull=True, closed_at__isnull=True)
+
+
 class CheckIn(models.Model):
     """A follow-up questionnaire the path sends the patient after N days. `answers` holds the
     draft until answered_at is set. The questionnaire version is fixed when it is scheduled.
-    `scheduled_by` makes scheduling idempotent: one check-in per entering transition."""
+    `scheduled_by` is the transition that (last) scheduled it: entering the check-in step
+    again reschedules the pending check-in and points it at the new transition.
+
+    An episode has at most one *pending* check-in (scheduled, or sent and not answered):
+    enforced by a partial unique index. A pending check-in stops being pending when it is
+    answered, cancelled (before it was sent: the path left its step or ended) or closed (sent,
+    never answered, and the episode ended: it can no longer be answered)."""
 
     episode = models.ForeignKey("care.Episode", on_delete=models.PROTECT, related_name="check_ins")
     scheduled_by = models.OneToOneField(
@@ -137,6 +147,7 @@ class CheckIn(models.Model):
     )
     needs_visit = models.BooleanField(default=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
     work_item = models.ForeignKey(
         "workqueue.WorkItem", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -153,15 +164,31 @@ class CheckIn(models.Model):
                 condition=models.Q(reviewed_at__isnull=True) | models.Q(answered_at__isnull=False),
                 name="checkin_reviewed_after_answered",
             ),
+            models.CheckConstraint(
+                condition=models.Q(closed_at__isnull=True)
+                | models.Q(sent_at__isnull=False, answered_at__isnull=True),
+                name="checkin_closed_only_sent_unanswered",
+            ),
+            models.UniqueConstraint(
+                fields=["episode"],
+                condition=PENDING,
+                name="checkin_one_pending_per_episode",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"check-in {self.pk} (episode {self.episode_id})"
 
     @property
+    def is_pending(self) -> bool:
+        return self.answered_at is None and self.cancelled_at is None and self.closed_at is None
+
+    @property
     def status(self) -> str:
         if self.cancelled_at is not None:
             return "cancelled"
+        if self.closed_at is not None:
+            return "closed"
         if self.reviewed_at is not None:
             return "reviewed"
         if self.answered_at is not None:

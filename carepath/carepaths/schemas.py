@@ -62,6 +62,11 @@ class EpisodePathOut(Schema):
     stuck: bool
     clinician: str
     next_check_in: dt.datetime | None
+    check_in_status: str = Field(
+        "",
+        description="The episode's current check-in: scheduled, sent (waiting for answers), "
+        'answered (waiting for review); "" when none.',
+    )
 
 
 def episode_path_out(row: PathRow) -> EpisodePathOut:
@@ -77,7 +82,7 @@ def episode_path_out(row: PathRow) -> EpisodePathOut:
         step=row.path.current_step,
         step_label=row.step_label,
         step_kind=row.step.kind if row.step is not None else "",
-        plain_words=row.plain_words,
+        plain_words=row.patient_words,
         status=row.path.status,
         entered_at=row.path.entered_at,
         hours_in_step=row.hours_in_step,
@@ -85,6 +90,7 @@ def episode_path_out(row: PathRow) -> EpisodePathOut:
         stuck=row.stuck,
         clinician=row.clinician,
         next_check_in=row.pending_check_in,
+        check_in_status=row.check_in.status if row.check_in is not None else "",
     )
 
 
@@ -146,6 +152,9 @@ class CheckInOut(Schema):
     due_at: dt.datetime
     sent_at: dt.datetime | None
     answered_at: dt.datetime | None
+    closed_at: dt.datetime | None = Field(
+        None, description="Sent, never answered, and the episode ended: no longer answerable."
+    )
     answers: dict[str, Any]
     reviewed_at: dt.datetime | None
     needs_visit: bool
@@ -168,6 +177,7 @@ def check_in_out(check_in: CheckIn, viewer: User) -> CheckInOut:
         due_at=check_in.due_at,
         sent_at=check_in.sent_at,
         answered_at=check_in.answered_at,
+        closed_at=check_in.closed_at,
         answers=check_in.answers if isinstance(check_in.answers, dict) else {},
         reviewed_at=check_in.reviewed_at,
         needs_visit=check_in.needs_visit,

@@ -1,12 +1,14 @@
 """Demo care paths, one per service line that carepath.intake.seed seeds, and the check-in
-questionnaires they send. Idempotent: a service line that already has a path, or a
-questionnaire code that already has a version, is left as it is (admins may have edited it).
+questionnaires they send. Idempotent: seeding again changes nothing unless a seeded path
+here changed (then it becomes the line's next version, see seed_care_paths); a path an
+administrator saved, or a questionnaire code that already has a version, is left as it is.
 
-Dermatology: online review -> live (video) visit if needed -> prescription -> check-in at
+Dermatology: online review -> live (video) visit if needed -> treatment -> check-in at
 14 days -> clinician reviews the check-in -> closed. The transitions follow the order events
-really arrive in: a clinician may prescribe before or after answering the case, sign the
-note before or after the visit ends, and a check-in that shows a problem leads back to a
-live visit instead of closing."""
+really arrive in: a clinician may prescribe before or after answering the case (or not at
+all), sign the note before or after the visit ends, and a check-in that shows a problem
+leads back to a live visit instead of closing. Every step has patient words (patient_label,
+patient_text): patients never read the staff labels."""
 
 from typing import Any
 
@@ -100,6 +102,7 @@ def _live_visit(after: str, *, prescribed: str = "check_in", hours: int = 168) -
     return {
         "id": "live_visit",
         "label": "Live visit",
+        "patient_label": "Video visit",
         "kind": "live_visit",
         "patient_text": "Your clinician would like to see you in a video visit.",
         "expected_within_hours": hours,
@@ -118,14 +121,18 @@ def _check_in_steps(days: int, questionnaire: str) -> list[dict[str, Any]]:
         {
             "id": "check_in",
             "label": f"Check-in at {days} days",
+            "patient_label": "Check-in",
             "kind": "check_in",
             "patient_text": f"We will send you a short check-in questionnaire {days} days after "
-            "your treatment starts.",
+            "your clinician's answer or your treatment starts.",
             # Sent after `days`, then a few days for the patient to answer.
             "expected_within_hours": days * 24 + 96,
             "entry": [{"check_in": {"after_days": days, "questionnaire": questionnaire}}],
             "on": {
                 "checkin.answered": "check_in_review",
+                # A treatment prescribed after the answer: the check-in counts from it
+                # (entering the step again reschedules the planned check-in).
+                "prescription.signed": "check_in",
                 "case.escalated": "live_visit",
                 "visit.scheduled": "live_visit",
             },
@@ -133,6 +140,7 @@ def _check_in_steps(days: int, questionnaire: str) -> list[dict[str, Any]]:
         {
             "id": "check_in_review",
             "label": "Check-in review",
+            "patient_label": "Your clinician reads your check-in",
             "kind": "review",
             "patient_text": "A clinician is reading your check-in answers.",
             "expected_within_hours": 48,
@@ -145,7 +153,7 @@ def _check_in_steps(days: int, questionnaire: str) -> list[dict[str, Any]]:
     ]
 
 
-CLOSED = {"id": "closed", "label": "Closed", "kind": "final"}
+CLOSED = {"id": "closed", "label": "Closed", "patient_label": "Done", "kind": "final"}
 
 
 def _review_steps(
@@ -163,6 +171,7 @@ def _review_steps(
         {
             "id": "async_review",
             "label": "Online review",
+            "patient_label": "Online review",
             "kind": "review",
             "patient_text": "A clinician is reviewing your answers and photos.",
             "expected_within_hours": review_hours,
@@ -171,6 +180,7 @@ def _review_steps(
         {
             "id": "waiting_for_patient",
             "label": "Waiting for the patient's reply",
+            "patient_label": "Your reply",
             "kind": "wait",
             "patient_text": "Your clinician asked you a question: please reply.",
             "expected_within_hours": 72,
@@ -179,40 +189,27 @@ def _review_steps(
     ]
 
 
-def _prescription_step() -> dict[str, Any]:
-    return {
-        "id": "prescription",
-        "label": "Prescription",
-        "kind": "prescription",
-        "patient_text": "Your clinician is preparing your treatment.",
-        "expected_within_hours": 24,
-        "on": {
-            "prescription.signed": "check_in",
-            "case.closed": "closed",
-            **LIVE_VISIT_EVENTS,
-        },
-    }
-
-
+# Dermatology and UTI: the clinician's answer (with or without a prescription), the end of a
+# live visit or its signed note all lead to the check-in; a prescription signed later moves the
+# check-in date to count from the treatment. No step waits for a prescription that may never
+# come (an answer without one used to leave the patient at "preparing your treatment").
 DERMATOLOGY_PATH: dict[str, Any] = {
-    "title": "Dermatology: online review, video if needed, prescription, 14-day check-in",
+    "title": "Dermatology: online review, video if needed, treatment, 14-day check-in",
     "start": "async_review",
     "steps": [
-        *_review_steps(24, answered="prescription"),
-        _live_visit(after="prescription"),
-        _prescription_step(),
+        *_review_steps(24, answered="check_in"),
+        _live_visit(after="check_in"),
         *_check_in_steps(14, "dermatology-check-in"),
         CLOSED,
     ],
 }
 
 UTI_PATH: dict[str, Any] = {
-    "title": "Urinary tract infection: online review, prescription, 3-day check-in",
+    "title": "Urinary tract infection: online review, treatment, 3-day check-in",
     "start": "async_review",
     "steps": [
-        *_review_steps(4, answered="prescription"),
-        _live_visit(after="prescription", hours=24),
-        _prescription_step(),
+        *_review_steps(4, answered="check_in"),
+        _live_visit(after="check_in", hours=24),
         *_check_in_steps(3, "follow-up-check-in"),
         CLOSED,
     ],
@@ -227,6 +224,7 @@ REFILL_PATH: dict[str, Any] = {
         {
             "id": "prescription",
             "label": "Prescription",
+            "patient_label": "Your refill",
             "kind": "prescription",
             "patient_text": "Your clinician is preparing your refill.",
             "expected_within_hours": 24,
@@ -276,7 +274,9 @@ def seed_check_in_questionnaires() -> list[Questionnaire]:
 
 def seed_care_paths() -> list[CarePathDefinition]:
     """The service lines and their questionnaires (intake's seed), the check-in
-    questionnaires, and version 1 of each path where the line has none."""
+    questionnaires, and the current version of each path. A line without a path gets version
+    1; a line whose newest version came from this seed (no author) and differs from the seed
+    gets the seed as its next version; a version an administrator saved is left as it is."""
     definitions = []
     with transaction.atomic():
         seed_service_lines()
@@ -284,13 +284,19 @@ def seed_care_paths() -> list[CarePathDefinition]:
         for code, definition in PATHS.items():
             problems = check_definition(definition)
             assert not problems, f"seed care path {code}: {problems}"
-            line = ServiceLine.objects.get(code=code)
-            current = (
-                CarePathDefinition.objects.filter(service_line=line).order_by("-version").first()
-            )
-            if current is None:
-                current = CarePathDefinition.objects.create(
-                    service_line=line, version=1, definition=definition
-                )
-            definitions.append(current)
+            line = ServiceLine.objects.select_for_update().get(code=code)
+            definitions.append(_seed_path(line, definition))
     return definitions
+
+
+def _seed_path(line: ServiceLine, definition: dict[str, Any]) -> CarePathDefinition:
+    current = CarePathDefinition.objects.filter(service_line=line).order_by("-version").first()
+    if current is not None and (
+        current.created_by_id is not None or current.definition == definition
+    ):
+        return current
+    return CarePathDefinition.objects.create(
+        service_line=line,
+        version=current.version + 1 if current is not None else 1,
+        definition=definition,
+    )

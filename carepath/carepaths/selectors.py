@@ -20,6 +20,7 @@ from carepath.audit.actions import do_record_audit
 from carepath.care.models import Encounter, Episode
 from carepath.carepaths.definitions import CarePath, Step, parse_path
 from carepath.carepaths.models import (
+    PENDING,
     CarePathDefinition,
     CheckIn,
     EpisodePath,
@@ -31,6 +32,13 @@ from carepath.intake.models import ServiceLine
 from carepath.workqueue.models import WorkItem, WorkItemStatus
 
 OVERVIEW_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
+# A check-in step in the patient's words, by the state of its check-in (the date is on the
+# line beside it, in the viewer's time zone: templates/carepaths/_check_in_line.html).
+CHECK_IN_WORDS = {
+    "scheduled": "Your care team will check in with you to see how you are doing.",
+    "sent": "We sent you a short check-in questionnaire. Please answer it.",
+    "answered": "Thank you for answering your check-in. A clinician will read it.",
+}
 LIST_LIMIT = 500
 
 
@@ -72,6 +80,9 @@ class PathRow:
     stuck: bool
     clinician: str = ""
     pending_check_in: dt.datetime | None = None
+    # The check-in the episode is about now: the pending one (planned, or sent and waiting
+    # for answers), else the newest answered one still waiting for its review.
+    check_in: CheckIn | None = None
 
     @property
     def episode(self) -> Episode:
@@ -84,6 +95,18 @@ class PathRow:
     @property
     def plain_words(self) -> str:
         return self.step.plain_words if self.step is not None else ""
+
+    @property
+    def patient_words(self) -> str:
+        """Where the patient stands, in plain words that stay true: once the check-in was
+        sent (or answered) the check-in step no longer says "we will send"."""
+        if self.path.status == PathStatus.COMPLETED:
+            return "This episode of care is complete."
+        if self.step is not None and self.step.kind == "check_in" and self.check_in is not None:
+            words = CHECK_IN_WORDS.get(self.check_in.status)
+            if words:
+                return words
+        return self.plain_words or "Your care team is looking after your care."
 
     @property
     def hours_in_step(self) -> int:
@@ -145,21 +168,33 @@ def _last_clinicians(episode_ids: list[int]) -> dict[int, str]:
     return found
 
 
-def _pending_check_ins(episode_ids: list[int]) -> dict[int, dt.datetime]:
-    found: dict[int, dt.datetime] = {}
-    pending = CheckIn.objects.filter(
-        episode_id__in=episode_ids, sent_at__isnull=True, cancelled_at__isnull=True
-    ).order_by("due_at")
-    for check_in in pending:
-        found.setdefault(check_in.episode_id, check_in.due_at)
+def _current_check_ins(episode_ids: list[int]) -> dict[int, CheckIn]:
+    """Per episode: its pending check-in, else its newest one answered and not yet reviewed."""
+    found: dict[int, CheckIn] = {}
+    current = (
+        CheckIn.objects.filter(episode_id__in=episode_ids)
+        .filter(PENDING | Q(answered_at__isnull=False, reviewed_at__isnull=True))
+        .order_by("episode_id", "-pk")
+    )
+    for check_in in current:
+        pending = check_in.is_pending
+        held = found.get(check_in.episode_id)
+        if held is None or (pending and not held.is_pending):
+            found[check_in.episode_id] = check_in
     return found
+
+
+def _unsent_due(check_in: CheckIn | None) -> dt.datetime | None:
+    if check_in is None or check_in.sent_at is not None or not check_in.is_pending:
+        return None
+    return check_in.due_at
 
 
 def rows_for(paths: list[EpisodePath]) -> list[PathRow]:
     now = clock.now()
     episode_ids = [path.episode_id for path in paths]
     clinicians = _last_clinicians(episode_ids)
-    pending = _pending_check_ins(episode_ids)
+    check_ins = _current_check_ins(episode_ids)
     parsed: dict[int, CarePath] = {}
     rows = []
     for path in paths:
@@ -172,7 +207,8 @@ def rows_for(paths: list[EpisodePath]) -> list[PathRow]:
                 time_in_step=max(now - path.entered_at, dt.timedelta(0)),
                 stuck=is_stuck(path, now),
                 clinician=clinicians.get(path.episode_id, ""),
-                pending_check_in=pending.get(path.episode_id),
+                pending_check_in=_unsent_due(check_ins.get(path.episode_id)),
+                check_in=check_ins.get(path.episode_id),
             )
         )
     return rows
@@ -268,6 +304,12 @@ def transitions_of(path: EpisodePath, *, include_ignored: bool = True) -> list[P
 
 
 @dataclass
+class PositionStep:
+    label: str  # staff: the step's label; patients: its patient name
+    current: bool
+
+
+@dataclass
 class PathPosition:
     """What the episode page shows about the path (see templates/carepaths/_episode_path.html)."""
 
@@ -279,7 +321,22 @@ class PathPosition:
     stuck: bool
     next_check_in: dt.datetime | None
     for_patient: bool
-    steps: list[tuple[str, bool]] = field(default_factory=list)  # (label, is current)
+    check_in: CheckIn | None = None
+    steps: list[PositionStep] = field(default_factory=list)
+
+
+def position_steps(row: PathRow, *, for_patient: bool) -> list[PositionStep]:
+    """The path's steps for a list: patients read patient names, and the final step only
+    once reached (staff see every step by its label)."""
+    completed = row.path.status == PathStatus.COMPLETED
+    return [
+        PositionStep(
+            label=step.patient_name if for_patient else step.label,
+            current=step.id == row.path.current_step,
+        )
+        for step in row.care_path.ordered
+        if not (for_patient and step.is_final and not completed)
+    ]
 
 
 def path_position(viewer: User, episode: Episode) -> PathPosition | None:
@@ -288,16 +345,18 @@ def path_position(viewer: User, episode: Episode) -> PathPosition | None:
     if path is None:
         return None
     row = rows_for([_with_episode(path, episode)])[0]
+    for_patient = viewer.role == Role.PATIENT
     return PathPosition(
         episode_id=episode.pk,
         label=row.step_label,
-        plain_words=row.plain_words,
+        plain_words=row.patient_words,
         entered_at=path.entered_at,
         completed=path.status == PathStatus.COMPLETED,
         stuck=row.stuck,
         next_check_in=row.pending_check_in,
-        for_patient=viewer.role == Role.PATIENT,
-        steps=[(step.label, step.id == path.current_step) for step in row.care_path.ordered],
+        for_patient=for_patient,
+        check_in=row.check_in,
+        steps=position_steps(row, for_patient=for_patient),
     )
 
 

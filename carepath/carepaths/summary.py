@@ -1,21 +1,10 @@
 """The "follow_up" section of the after-visit summary (carepath.care.summary): the check-ins
 the episode's care path has planned, in plain words and the patient's own time zone."""
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from carepath.care.models import Encounter
+from carepath.carepaths.dates import local_date
 from carepath.carepaths.definitions import CarePath, parse_path
-from carepath.carepaths.models import CheckIn, EpisodePath, PathStatus
-
-
-def _local_date(moment: dt.datetime, zone_name: str) -> str:
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
-    return f"{local.day} {local:%B %Y}"
+from carepath.carepaths.models import PENDING, CheckIn, EpisodePath, PathStatus
 
 
 def _check_in_ahead(care_path: CarePath, current: str) -> int | None:
@@ -39,23 +28,18 @@ def _check_in_ahead(care_path: CarePath, current: str) -> int | None:
 def follow_up_lines(encounter: Encounter) -> list[str]:
     episode = encounter.episode
     zone = episode.patient.time_zone
-    lines = []
-    open_check_ins = CheckIn.objects.filter(
-        episode=episode, cancelled_at__isnull=True, answered_at__isnull=True
-    ).order_by("due_at")
-    for check_in in open_check_ins:
-        if check_in.sent_at is None:
-            lines.append(
-                "We will send you a short check-in questionnaire on "
-                f"{_local_date(check_in.due_at, zone)}."
-            )
-        else:
-            lines.append(
-                "Please answer the short check-in questionnaire we sent you on "
-                f"{_local_date(check_in.sent_at, zone)}."
-            )
-    if lines:
-        return lines
+    # At most one is pending (a unique index says so); the summary names that one.
+    pending = CheckIn.objects.filter(PENDING, episode=episode).order_by("-pk").first()
+    if pending is not None and pending.sent_at is not None:
+        return [
+            "Please answer the short check-in questionnaire we sent you on "
+            f"{local_date(pending.sent_at, zone)}."
+        ]
+    if pending is not None:
+        return [
+            "We will send you a short check-in questionnaire on "
+            f"{local_date(pending.due_at, zone)}."
+        ]
     path = (
         EpisodePath.objects.select_related("definition")
         .filter(episode=episode, status=PathStatus.ACTIVE)

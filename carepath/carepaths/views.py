@@ -19,12 +19,15 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import Role
+from carepath.care.models import EpisodeStatus
 from carepath.carepaths import actions
 from carepath.carepaths.definitions import parse_path
 from carepath.carepaths.forms import DefinitionForm, PathFilterForm, ReviewForm
 from carepath.carepaths.models import CheckIn
 from carepath.carepaths.selectors import (
+    OVERVIEW_ROLES,
     PathFilters,
     access_check_in,
     access_episode_path,
@@ -35,6 +38,7 @@ from carepath.carepaths.selectors import (
     definition_versions,
     holds_check_in,
     list_paths,
+    position_steps,
     rows_for,
     service_line_by_code,
     transitions_of,
@@ -81,6 +85,10 @@ def episode(request: HttpRequest, episode_id: int) -> HttpResponse:
     path = access_episode_path(user, episode_id)
     row = rows_for([path])[0]
     patient = user.role == Role.PATIENT
+    # Links out only where they lead somewhere: the episode timeline and the patient's record
+    # need access to the patient (a coordinator without a care relationship gets none, and is
+    # offered break-the-glass when their role allows it).
+    may_open_record = may_access_patient(user, path.episode.patient_id)
     return render(
         request,
         "carepaths/episode.html",
@@ -89,8 +97,11 @@ def episode(request: HttpRequest, episode_id: int) -> HttpResponse:
             "path": path,
             "for_patient": patient,
             "transitions": transitions_of(path, include_ignored=not patient),
-            "steps": row.care_path.ordered,
+            "steps": position_steps(row, for_patient=patient),
             "labels": {step.id: step.label for step in row.care_path.ordered},
+            "may_open_record": may_open_record,
+            "may_break_glass": not patient and not may_open_record and user.can_break_glass,
+            "overview_link": user.role in OVERVIEW_ROLES,
         },
     )
 
@@ -189,7 +200,7 @@ def answer_check_in(request: HttpRequest, check_in_id: int) -> HttpResponse:
     patient = request_user(request)
     check_in = access_check_in(patient, check_in_id)
     definition = check_in.questionnaire.definition
-    if check_in.answered_at is not None or check_in.cancelled_at is not None:
+    if not check_in.is_pending or check_in.episode.status != EpisodeStatus.OPEN:
         return _answered_page(request, check_in)
     errors: list[dict[str, str]] = []
     answers: Any = check_in.answers
@@ -243,13 +254,21 @@ def _submit_answers(request: HttpRequest, check_in: CheckIn, answers: Any) -> li
 
 
 def _answered_page(request: HttpRequest, check_in: CheckIn) -> HttpResponse:
+    """Answered, cancelled, or closed with its episode: what happened, no form (answers sent
+    to a closed one are refused: 409 with the reason)."""
+    closed = check_in.answered_at is None and check_in.cancelled_at is None
     return render(
         request,
         "carepaths/check_in_done.html",
         {
             "check_in": check_in,
-            "rows": summary_rows(check_in.questionnaire.definition, check_in.answers),
+            "closed": closed,
+            "closed_message": actions.EPISODE_CLOSED_MESSAGE,
+            "rows": summary_rows(check_in.questionnaire.definition, check_in.answers)
+            if check_in.answered_at
+            else [],
         },
+        status=409 if closed and request.method == "POST" else 200,
     )
 
 

@@ -67,6 +67,7 @@ from carepath.intake.selectors import (
     CASE_SUBJECT,
     case_work_item,
     clinician_available,
+    emergency_awaits_live_visit,
     holds_case,
     patient_file,
 )
@@ -74,6 +75,7 @@ from carepath.notifications.actions import enqueue_email, notify_user
 from carepath.visits.actions import QueueRouting, do_open_escalated_visit
 from carepath.visits.models import Visit, VisitMode
 from carepath.visits.selectors import open_on_demand_visit
+from carepath.visits.wording import duration_words
 from carepath.workqueue.actions import do_complete, do_enqueue, do_requeue
 from carepath.workqueue.models import WorkItemKind, WorkItemStatus
 
@@ -770,6 +772,15 @@ def _escalation_message(when: str, mode: str) -> str:
     )
 
 
+def escalatable_statuses(case: Case) -> frozenset[str]:
+    """A case in review escalates; so does an emergency red-flag case nobody has seen live
+    yet (it is "escalated" to emergency care on submit, and the clinician who follows up
+    may need to see the patient now)."""
+    if emergency_awaits_live_visit(case):
+        return REVIEWABLE | {CaseStatus.ESCALATED}
+    return REVIEWABLE
+
+
 def do_escalate_case(
     clinician: User, case: Case, *, mode: str, reason: str, when: str = ESCALATE_SCHEDULED
 ) -> Case:
@@ -782,7 +793,7 @@ def do_escalate_case(
     check_escalation(when, mode)
     with transaction.atomic():
         locked = _lock(case)
-        check_reviewer(clinician, locked, REVIEWABLE)
+        check_reviewer(clinician, locked, escalatable_statuses(locked))
         assert locked.encounter is not None
         do_begin_encounter(locked.encounter, clinician=clinician)
         request = do_request_escalation(clinician, locked.encounter, mode=mode, reason=reason)
@@ -835,12 +846,7 @@ def do_escalate_case(
 
 
 def _visit_ended_text(live: Encounter, visit: Visit, by: User) -> str:
-    seconds = visit.duration_seconds or 0
-    length = (
-        "under a minute"
-        if seconds < 60
-        else f"{round(seconds / 60)} minute{'s' if round(seconds / 60) != 1 else ''}"
-    )
+    length = duration_words(visit.duration_seconds or 0)
     signed = ClinicalNote.objects.filter(encounter=live, status="signed").exists()
     plan = (
         "Your clinician's plan is in the visit note below."

@@ -11,6 +11,7 @@ A rule is a JSON object:
 Conditions see every answer to the question, in any repetition of a repeating group.
 The most serious matching outcome wins (emergency over live_visit_now)."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,3 +129,29 @@ def evaluate_red_flags(rules: Any, definition: Any, answers: Any) -> RedFlag | N
                     else (due if isinstance(due, int) else DEFAULT_DUE_MINUTES),
                 )
     return None
+
+
+def emergency_rules_json(rules: Any) -> str:
+    """The emergency rules of a service line, for the questions page's script: it tells the
+    patient to call 911 as soon as their answers match one, before they submit. Only what
+    the script needs (the conditions and the message); the server decides again on submit."""
+    if not isinstance(rules, list):
+        return "[]"
+    return json.dumps(
+        [
+            {
+                "id": str(rule.get("id", "")),
+                "when": rule.get("when") or [],
+                "behavior": rule.get("behavior", "all"),
+                "message": str(rule.get("message", "")),
+            }
+            for rule in rules
+            if isinstance(rule, dict) and rule.get("outcome") == RedFlagOutcome.EMERGENCY
+        ]
+    )
+
+
+def emergency_flag(rules: Any, definition: Any, answers: Any) -> RedFlag | None:
+    """The emergency rule these (draft) answers already trigger, if any."""
+    flag = evaluate_red_flags(rules, definition, answers)
+    return flag if flag is not None and flag.outcome == RedFlagOutcome.EMERGENCY else None

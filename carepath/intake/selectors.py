@@ -19,6 +19,7 @@ from carepath.intake.models import (
     CaseMessage,
     CaseStatus,
     Questionnaire,
+    RedFlagOutcome,
     ServiceLine,
 )
 from carepath.workqueue.models import WorkItem, WorkItemStatus
@@ -173,6 +174,12 @@ class CaseEscalation:
     def live_now(self) -> bool:
         return self.visit is not None and self.visit.is_live
 
+    @property
+    def duration(self) -> str:
+        from carepath.visits.wording import duration_words
+
+        return duration_words(self.visit.duration_seconds if self.visit else None)
+
 
 def escalations_of(case: Case) -> list[CaseEscalation]:
     """Call after access_case()."""
@@ -208,6 +215,18 @@ def escalations_of(case: Case) -> list[CaseEscalation]:
         )
         for request in requests
     ]
+
+
+def emergency_awaits_live_visit(case: Case) -> bool:
+    """An emergency red flag marks the case escalated on submit (the patient was sent to
+    emergency care), but nobody has seen them yet: the clinician who claims it may still
+    escalate it to a live visit (now or scheduled), once."""
+    return (
+        case.status == CaseStatus.ESCALATED
+        and case.red_flag_outcome == RedFlagOutcome.EMERGENCY
+        and case.encounter_id is not None
+        and not EscalationRequest.objects.filter(encounter_id=case.encounter_id).exists()
+    )
 
 
 def live_visit_of(case: Case) -> "Visit | None":

@@ -34,11 +34,15 @@ from carepath.intake.forms import (
 )
 from carepath.intake.models import Case, CaseStatus, MessageKind, RedFlagOutcome
 from carepath.intake.questionnaires import FieldsRefused, attachment_link_ids, check_answers
+from carepath.intake.red_flags import emergency_flag, emergency_rules_json
 from carepath.intake.selectors import (
+    CaseEscalation,
     access_case,
     active_service_lines,
     attachments_of,
+    case_work_item,
     cases_of_patient,
+    emergency_awaits_live_visit,
     escalations_of,
     live_visit_of,
     messages_of,
@@ -46,6 +50,7 @@ from carepath.intake.selectors import (
     signed_answer_note,
     visit_notes_of,
 )
+from carepath.workqueue.models import WorkItemStatus
 
 STEPS = ["Service", "Your state", "Questions", "Photos", "Review"]
 
@@ -140,11 +145,15 @@ def questions(request: HttpRequest, case_id: int) -> HttpResponse:
             if not errors:
                 next_step = "photos" if _has_attachment_items(case) else "review"
                 return HttpResponseRedirect(f"/patient/visits/{case.pk}/{next_step}/")
+    rules = case.service_line.red_flag_rules
+    flag = emergency_flag(rules, definition, answers)
     return render(
         request,
         "intake/questions.html",
         {
             "case": case,
+            "emergency_rules": emergency_rules_json(rules),
+            "emergency_message": flag.message if flag else "",
             "nodes": build_nodes(definition, answers, errors),
             "errors": errors,
             "steps": STEPS,
@@ -283,11 +292,23 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
+def _live_state(escalations: list[CaseEscalation]) -> str:
+    """ "ready" when a clinician has taken the open live visit, "queued" while it waits for
+    the next available one, "" without an open live visit."""
+    for escalation in reversed(escalations):
+        if escalation.live_now and escalation.visit is not None:
+            return "ready" if escalation.visit.clinician_id else "queued"
+    return ""
+
+
 def _status_page(
     request: HttpRequest, case: Case, reply_form: ReplyForm, status: int = 200
 ) -> HttpResponse:
     thread = messages_of(case)
     questions_asked = [m for m in thread if m.kind == MessageKind.QUESTION]
+    escalations = escalations_of(case)
+    emergency = case.red_flag_outcome == RedFlagOutcome.EMERGENCY
+    item = case_work_item(case) if emergency else None
     return render(
         request,
         "intake/case_status.html",
@@ -300,9 +321,13 @@ def _status_page(
             "thread": thread,
             "last_question": questions_asked[-1] if questions_asked else None,
             "note": signed_answer_note(case),
-            "emergency": case.red_flag_outcome == RedFlagOutcome.EMERGENCY,
+            "emergency": emergency,
+            # Nobody has seen the patient live yet: tell them what happens next.
+            "emergency_waiting": emergency and emergency_awaits_live_visit(case),
+            "clinician_has_it": item is not None and item.status == WorkItemStatus.CLAIMED,
             "reply_form": reply_form,
-            "escalations": escalations_of(case),
+            "escalations": escalations,
+            "live_state": _live_state(escalations),
             "visit_notes": visit_notes_of(case),
             "follow_up": case.status == CaseStatus.FOLLOW_UP,
         },

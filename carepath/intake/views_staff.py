@@ -8,6 +8,7 @@
 /staff/cases/<id>/close/           POST: close
 /staff/cases/notes/<id>/amend/     POST: amend a signed note"""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -16,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from carepath.accounts.models import PatientProfile, Role
+from carepath.accounts.models import PatientProfile, Role, User
 from carepath.care.actions import do_amend_note
 from carepath.care.models import ClinicalNote, NoteStatus
 from carepath.care.selectors import access_note, episodes_of, signed_notes_of_episode
@@ -34,6 +35,7 @@ from carepath.intake.forms import (
 )
 from carepath.intake.models import Case, CaseStatus, RedFlagOutcome
 from carepath.intake.selectors import (
+    CaseEscalation,
     access_case,
     attachments_of,
     case_work_item,
@@ -43,6 +45,23 @@ from carepath.intake.selectors import (
     messages_of,
     visit_notes_of,
 )
+from carepath.workqueue.models import WorkItem, WorkItemStatus
+
+# Every form of the review page has its own prefix, so no two fields share an id (the
+# escalation's and the closing's "reason", the follow-up message's and an amendment's "text").
+ANSWER = "answer"
+INFO = "info"
+ESCALATE = "escalate"
+CLOSE = "close"
+MESSAGE = "message"
+
+
+# Where an amendment form may send the clinician back to: the review pages, the visit room.
+AMEND_BACK = ("/staff/", "/visits/")
+
+
+def amend_prefix(note_id: int) -> str:
+    return f"amend-{note_id}"
 
 
 def _review_url(case: Case) -> str:
@@ -57,6 +76,87 @@ def _earlier_episodes(case: Case) -> list[dict[str, Any]]:
     for episode in episodes[:20]:
         earlier.append({"episode": episode, "notes": list(signed_notes_of_episode(episode))})
     return earlier
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the case stands for a clinician who does not hold it (the card that replaces
+    the review actions): what to say, and whether they can claim it from here."""
+
+    heading: str
+    text: str
+    can_claim: bool = False
+
+
+def _escalation_standing(clinician: User, latest: CaseEscalation) -> Standing:
+    heading = "Escalated to a live visit"
+    requester = latest.request.requested_by
+    by_me = requester is not None and requester.pk == clinician.pk
+    if latest.live_now and latest.visit is not None:
+        who = latest.visit.clinician
+        if who is None:
+            return Standing(heading, "The patient is waiting for the next available clinician.")
+        text = (
+            "You have the live visit open."
+            if who.pk == clinician.pk
+            else (f"The live visit with {who.display_name} is open.")
+        )
+        return Standing(heading, text)
+    if latest.appointment is not None:
+        return Standing(heading, "The patient booked the live visit; care continues there.")
+    if latest.waiting_for_booking:
+        who_offered = "You" if by_me else (requester.display_name if requester else "A clinician")
+        return Standing(heading, f"{who_offered} offered scheduled times; the patient will book.")
+    return Standing(heading, "The live visit has ended; care continues in the follow-up.")
+
+
+def _standing(
+    clinician: User, case: Case, item: WorkItem | None, escalations: list[CaseEscalation]
+) -> Standing:
+    if item is not None and item.status == WorkItemStatus.OPEN:
+        return Standing("You are not holding this case", "Claim it to act on it.", can_claim=True)
+    if item is not None and item.status == WorkItemStatus.CLAIMED and item.claimed_by:
+        return Standing(
+            "Another clinician holds this case",
+            f"{item.claimed_by.display_name} is reviewing it. You can read it.",
+        )
+    if case.status == CaseStatus.ESCALATED and escalations:
+        return _escalation_standing(clinician, escalations[-1])
+    return Standing(
+        f"This case is {case.get_status_display().lower()}",
+        "You can read it; nobody needs to act on it in the queue.",
+    )
+
+
+def _signed_notes(case: Case) -> list[dict[str, Any]]:
+    """The signed notes of the case's async encounter, each with its own amendment form."""
+    if not case.encounter_id:
+        return []
+    notes = (
+        ClinicalNote.objects.filter(encounter_id=case.encounter_id, status=NoteStatus.SIGNED)
+        .select_related("author")
+        .prefetch_related("amendments__author")
+    )
+    return [{"note": note, "amend_form": AmendForm(prefix=amend_prefix(note.pk))} for note in notes]
+
+
+def _draft_answer_form(case: Case, clinician: User) -> AnswerForm:
+    draft = (
+        ClinicalNote.objects.filter(
+            encounter_id=case.encounter_id, author=clinician, status=NoteStatus.DRAFT
+        ).first()
+        if case.encounter_id
+        else None
+    )
+    initial = {}
+    if draft is not None:
+        initial = {
+            "subjective": draft.subjective,
+            "objective": draft.objective,
+            "assessment": draft.assessment,
+            "plan": draft.plan,
+        }
+    return AnswerForm(initial=initial, prefix=ANSWER)
 
 
 def _review_page(
@@ -74,33 +174,9 @@ def _review_page(
     held = holds_case(clinician, case)
     if held:
         case = actions.do_begin_review(clinician, case)
-    draft = (
-        ClinicalNote.objects.filter(
-            encounter_id=case.encounter_id, author=clinician, status=NoteStatus.DRAFT
-        ).first()
-        if case.encounter_id
-        else None
-    )
-    notes = (
-        list(
-            ClinicalNote.objects.filter(encounter_id=case.encounter_id, status=NoteStatus.SIGNED)
-            .select_related("author")
-            .prefetch_related("amendments__author")
-        )
-        if case.encounter_id
-        else []
-    )
-    if answer_form is None:
-        initial = {}
-        if draft is not None:
-            initial = {
-                "subjective": draft.subjective,
-                "objective": draft.objective,
-                "assessment": draft.assessment,
-                "plan": draft.plan,
-            }
-        answer_form = AnswerForm(initial=initial)
     escalations = escalations_of(case)
+    item = case_work_item(case)
+    follow_up = case.status == CaseStatus.FOLLOW_UP
     return render(
         request,
         "intake/review_case.html",
@@ -113,16 +189,20 @@ def _review_page(
             ],
             "thread": messages_of(case),
             "earlier": _earlier_episodes(case),
-            "item": case_work_item(case),
+            "item": item,
             "held": held,
-            "notes": notes,
+            "standing": None
+            if held or follow_up
+            else _standing(clinician, case, item, escalations),
+            "may_ask": held and case.status in actions.REVIEWABLE,
+            "may_escalate": held and case.status in actions.escalatable_statuses(case),
+            "notes": _signed_notes(case),
             "emergency": case.red_flag_outcome == RedFlagOutcome.EMERGENCY,
-            "answer_form": answer_form,
-            "info_form": info_form or RequestInfoForm(),
-            "escalate_form": escalate_form or EscalateForm(),
-            "close_form": close_form or CloseForm(),
-            "message_form": message_form or PatientMessageForm(),
-            "amend_form": AmendForm(),
+            "answer_form": answer_form or _draft_answer_form(case, clinician),
+            "info_form": info_form or RequestInfoForm(prefix=INFO),
+            "escalate_form": escalate_form or EscalateForm(prefix=ESCALATE),
+            "close_form": close_form or CloseForm(prefix=CLOSE),
+            "message_form": message_form or PatientMessageForm(prefix=MESSAGE),
             "encounter": case.encounter,
             "escalations": escalations,
             "my_live_visits": [
@@ -133,7 +213,7 @@ def _review_page(
                 and item.visit.clinician_id == clinician.pk
             ],
             "visit_notes": visit_notes_of(case),
-            "follow_up": case.status == CaseStatus.FOLLOW_UP,
+            "follow_up": follow_up,
         },
         status=status,
     )
@@ -155,7 +235,7 @@ def _refused(form: forms.Form, refused: ActionRefused) -> None:
 def answer_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.answer")
-    form = AnswerForm(request.POST)
+    form = AnswerForm(request.POST, prefix=ANSWER)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -192,7 +272,7 @@ def answer_case(request: HttpRequest, case_id: int) -> HttpResponse:
 def request_info(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.request_info")
-    form = RequestInfoForm(request.POST)
+    form = RequestInfoForm(request.POST, prefix=INFO)
     if form.is_valid():
         try:
             actions.do_request_info(clinician, case, form.cleaned_data["question"])
@@ -209,7 +289,7 @@ def request_info(request: HttpRequest, case_id: int) -> HttpResponse:
 def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.escalate")
-    form = EscalateForm(request.POST)
+    form = EscalateForm(request.POST, prefix=ESCALATE)
     when = request.POST.get("when", actions.ESCALATE_SCHEDULED)
     if form.is_valid():
         try:
@@ -227,7 +307,7 @@ def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
             if visit is not None:
                 messages.success(request, "The patient was called to the visit. Admit them here.")
                 return HttpResponseRedirect(f"/visits/{visit.pk}/")
-            messages.success(request, "The patient was asked to book a live visit.")
+            messages.success(request, "You offered scheduled times; the patient will book.")
             return HttpResponseRedirect(_review_url(case))
     return _review_page(request, case, escalate_form=form, status=400)
 
@@ -237,7 +317,7 @@ def escalate_case(request: HttpRequest, case_id: int) -> HttpResponse:
 def message_patient(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.message")
-    form = PatientMessageForm(request.POST)
+    form = PatientMessageForm(request.POST, prefix=MESSAGE)
     if form.is_valid():
         try:
             actions.do_message_patient(clinician, case, form.cleaned_data["text"])
@@ -254,7 +334,7 @@ def message_patient(request: HttpRequest, case_id: int) -> HttpResponse:
 def close_case(request: HttpRequest, case_id: int) -> HttpResponse:
     clinician = request_user(request)
     case = access_case(clinician, case_id, action="case.close")
-    form = CloseForm(request.POST)
+    form = CloseForm(request.POST, prefix=CLOSE)
     if form.is_valid():
         try:
             actions.do_close_case(clinician, case, form.cleaned_data["reason"])
@@ -272,8 +352,8 @@ def amend_note(request: HttpRequest, note_id: int) -> HttpResponse:
     clinician = request_user(request)
     note = access_note(clinician, note_id, action="note.amend")
     back = request.POST.get("back", "")
-    back = back if back.startswith("/staff/") and "//" not in back else "/staff/"
-    form = AmendForm(request.POST)
+    back = back if back.startswith(AMEND_BACK) and "//" not in back else "/staff/"
+    form = AmendForm(request.POST, prefix=amend_prefix(note.pk))
     if not form.is_valid():
         messages.error(request, "Write the amendment (at most 20,000 characters).")
         return HttpResponseRedirect(back)

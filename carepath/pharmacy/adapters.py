@@ -11,7 +11,8 @@ OutboxAdapter (default)
               an item stays in the feed until acknowledged, so a crashed collector loses
               nothing; `since` only narrows.
       POST /api/v1/pharmacy/deliveries/<delivery_id>/status  {"status": "received"}
-           -> acknowledges receipt (leaves the feed); later "filled", or "failed" + "reason".
+           -> acknowledges receipt (leaves the feed); later "filled", or "failed" + "reason";
+              for a cancelled item, {"status": "cancelled"} acknowledges the withdrawal.
     Why a dedicated credential rather than an accounts ApiToken: an ApiToken acts as a user
     with a role across the whole API; the network is not a person, must reach exactly these
     two endpoints, and must never open a patient page. A scoped token does that and nothing
@@ -20,11 +21,19 @@ OutboxAdapter (default)
 WebhookAdapter (per pharmacy)
     POSTs the document as application/fhir+json to the pharmacy's URL through the SSRF guard
     (carepath.pharmacy.netguard: https, resolved and checked address, pinned connection, no
-    redirects, bounded timeouts), signed as carepath.pharmacy.signing describes, with
-    X-Carepath-Delivery: <delivery id> (stable across retries, for de-duplication). Any 2xx is
-    "sent". The pharmacy reports received/filled/failed to the same status endpoint, signed
-    with the same secret (X-Carepath-Pharmacy: <NCPDP id>, X-Carepath-Timestamp,
-    X-Carepath-Signature).
+    redirects, bounded timeouts), signed as carepath.pharmacy.signing describes (timestamp,
+    "POST", the URL's path and query, body), with X-Carepath-Delivery: <delivery id> (stable
+    across retries, for de-duplication). Any 2xx is "sent". The pharmacy reports
+    received/filled/failed to the same status endpoint, signed with the same secret over its
+    own request (X-Carepath-Pharmacy: <NCPDP id>, X-Carepath-Timestamp, X-Carepath-Signature;
+    a signature is accepted once).
+
+Cancellation: when the prescriber cancels an order (or marks it entered in error) before it
+was filled, the dispatch becomes "cancelled" and its document a MedicationRequest with status
+"cancelled" (statusReason: the prescriber's reason). The outbox serves it (item status
+"cancelled") until the network reports status "cancelled" for that delivery; a webhook pharmacy
+is POSTed the cancelled document exactly like an order (same signature, same guard, retried),
+and a 2xx acknowledges it. An order already filled cannot be withdrawn.
 
 Transient failures (connection errors, timeouts, 408/425/429/5xx) are retried with backoff;
 refused addresses, redirects and other 4xx are permanent (a retry would do the same)."""
@@ -94,7 +103,7 @@ class WebhookAdapter:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
             signing.DELIVERY_HEADER: job.delivery_id,
-            **signing.signed_headers(secret, body),
+            **signing.signed_headers(secret, body, method="POST", path=target.path),
         }
         try:
             result = netguard.post(target, body, headers)

@@ -52,6 +52,7 @@ from carepath.pharmacy.schemas import (
     pharmacy_admin_out,
     pharmacy_out,
     preferred_out,
+    published_at,
 )
 from carepath.pharmacy.selectors import (
     MAX_SEARCH_RESULTS,
@@ -59,8 +60,8 @@ from carepath.pharmacy.selectors import (
     access_dispatch,
     access_preferred_pharmacy,
     all_pharmacies,
-    dispatches_for_staff,
     get_pharmacy,
+    list_dispatches_for_staff,
     network_clients,
     network_dispatch,
     outbox_feed,
@@ -228,7 +229,9 @@ def list_dispatches(request: HttpRequest, status: str = "", limit: int = 100) ->
     if status and status not in DispatchStatus.values:
         raise ActionRefused("invalid_status", "Unknown status.", field="status", status=422)
     limit = max(1, min(limit, 500))
-    return [dispatch_out(d) for d in dispatches_for_staff(current_user(request), status)[:limit]]
+    return [
+        dispatch_out(d) for d in list_dispatches_for_staff(current_user(request), status, limit)
+    ]
 
 
 @router.get(
@@ -310,7 +313,7 @@ def outbox(request: HttpRequest, since: dt.datetime | None = None, limit: int = 
     items = outbox_feed(caller.network_client, since=since, limit=limit)
     return {
         "items": [outbox_item_out(d) for d in items],
-        "next_since": items[-1].sent_at if items else since,
+        "next_since": published_at(items[-1]) if items else since,
     }
 
 

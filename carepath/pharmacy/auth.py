@@ -15,6 +15,7 @@ from carepath.pharmacy import signing
 from carepath.pharmacy.actions import do_record_network_client_use
 from carepath.pharmacy.callers import InboundCaller
 from carepath.pharmacy.selectors import (
+    SignedRequest,
     authenticate_network_token,
     authenticate_pharmacy_signature,
 )
@@ -53,13 +54,23 @@ class PharmacySignatureAuth:
             return None
         ncpdp_id = request.headers.get(signing.PHARMACY_HEADER, "").strip()
         timestamp = request.headers.get(signing.TIMESTAMP_HEADER, "").strip()
-        pharmacy = authenticate_pharmacy_signature(ncpdp_id, timestamp, given, request.body)
+        pharmacy = authenticate_pharmacy_signature(
+            SignedRequest(
+                ncpdp_id=ncpdp_id,
+                timestamp=timestamp,
+                signature=given,
+                method=request.method or "",
+                path=request.get_full_path(),
+                body=request.body,
+            )
+        )
         if pharmacy is None:
             _refuse(
                 request,
                 "invalid_signature",
-                "The signature, timestamp or pharmacy id is not valid.",
-                {"pharmacy": ncpdp_id[:7]},
+                "The signature, timestamp or pharmacy id is not valid, or the request was "
+                "already received.",
+                {"pharmacy": "".join(c for c in ncpdp_id[:7] if c.isdigit())},
             )
             return None
         return InboundCaller(pharmacy=pharmacy)

@@ -87,13 +87,16 @@ class DispatchStatus(models.TextChoices):
     """Where a handed-off order is. queued: waiting for its adapter (or a retry); sent: in the
     outbox for the network, or accepted by the pharmacy's webhook; received: the pharmacy
     acknowledged it; filled: dispensed (final); failed: delivery gave up, or the pharmacy
-    refused it (staff may retry)."""
+    refused it (staff may retry); cancelled: the prescriber withdrew the order (final; the
+    pharmacy is sent the cancelled document until it acknowledges, see
+    Dispatch.cancel_acknowledged_at)."""
 
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     RECEIVED = "received", "Received by the pharmacy"
     FILLED = "filled", "Filled"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class DispatchSource(models.TextChoices):
@@ -139,6 +142,11 @@ class Dispatch(models.Model):
     received_at = models.DateTimeField(null=True, blank=True)
     filled_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When the pharmacy (its webhook answering 2xx to the cancelled document) or the network
+    # (reporting "cancelled") confirmed the withdrawal; also set at once when the order never
+    # left us (nothing to withdraw). Until then the cancellation is pending.
+    cancel_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -164,10 +172,29 @@ class Dispatch(models.Model):
                 condition=~models.Q(status="filled") | models.Q(filled_at__isnull=False),
                 name="dispatch_filled_has_time",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status="cancelled") | models.Q(cancelled_at__isnull=False),
+                name="dispatch_cancelled_has_time",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.order_type} {self.order_id} -> pharmacy {self.pharmacy_id}: {self.status}"
+
+    @property
+    def cancellation_pending(self) -> bool:
+        return self.status == DispatchStatus.CANCELLED and self.cancel_acknowledged_at is None
+
+    @property
+    def can_retry(self) -> bool:
+        """A failed delivery, or a cancellation notice the webhook never took (gave up)."""
+        if self.status == DispatchStatus.FAILED:
+            return True
+        return (
+            self.cancellation_pending
+            and self.adapter == HandoffAdapter.WEBHOOK
+            and self.next_attempt_at is None
+        )
 
 
 class DispatchStatusChange(models.Model):

@@ -4,6 +4,9 @@ A webhook URL is typed by an operator, but the request is made from inside our n
 URL must never reach our own services: loopback, private networks, link-local addresses, cloud
 metadata endpoints, and the like. The guard works in three steps, all in this module:
 
+0. When an operator saves a URL, `check_url_for_saving(url)` applies the same rules (numeric
+   hosts in any form, loopback names, and the addresses the name resolves to now), so a
+   disguised internal address is a field error on the form, not only a failed delivery.
 1. `check_url(url)` parses the URL: https only (http only when PHARMACY_WEBHOOK_ALLOW_HTTP is
    on), no user:password part, a host and a valid port.
 2. It resolves the host ONCE with getaddrinfo and refuses the URL if ANY resolved address is
@@ -31,6 +34,7 @@ Settings (all optional):
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -192,15 +196,62 @@ def parse_url(url: str) -> ParsedUrl:
     return ParsedUrl(scheme, host, port or (443 if scheme == "https" else 80), path)
 
 
+LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
+
+
+def legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a host written in one of the old numeric forms stands for: one
+    number (2130706433), fewer parts (127.1), hex or octal parts (0x7f.1, 0177.0.0.1).
+    Resolvers (inet_aton) read them as addresses, so they are judged as addresses."""
+    if not LEGACY_IPV4.fullmatch(host) or not host[:1].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _is_local_name(host: str) -> bool:
+    """ "localhost" and every name under .localhost are loopback by definition (RFC 6761)."""
+    host = host.lower()
+    return host == "localhost" or host.endswith(".localhost")
+
+
 def check_url_statically(url: str) -> ParsedUrl:
-    """What can be checked when an operator saves a URL: the parse, and an address written
-    directly in the URL (a host name is resolved only at delivery, where it counts)."""
+    """What can be checked without a lookup: the parse, an address written in the URL (also
+    in the old numeric forms, e.g. 2130706433 or 0x7f.1), and the loopback names."""
     parsed = parse_url(url)
-    literal = parse_ip(parsed.host)
-    if literal is not None and parsed.host_port not in allowed_host_ports():
+    if parsed.host_port in allowed_host_ports():
+        return parsed
+    literal = parse_ip(parsed.host) or legacy_ipv4(parsed.host)
+    if literal is not None:
         reason = refusal_reason(literal)
         if reason:
-            raise NetworkRefused(f"Refused {parsed.host}: {reason}.")
+            shown = parsed.host if str(literal) == parsed.host else f"{parsed.host} ({literal})"
+            raise NetworkRefused(f"Refused {shown}: {reason}.")
+    elif _is_local_name(parsed.host):
+        raise NetworkRefused(f"Refused {parsed.host}: a loopback address.")
+    return parsed
+
+
+def check_url_for_saving(url: str) -> ParsedUrl:
+    """When an operator saves a URL: the static checks, then the host name resolved with
+    the same rules as at delivery, so a name that points inside our network is refused on
+    the form. A name that does not resolve now is accepted (a pharmacy may set up its DNS
+    later): every delivery resolves and checks again, which is where it counts."""
+    parsed = check_url_statically(url)
+    if parsed.host_port in allowed_host_ports() or parse_ip(parsed.host) is not None:
+        return parsed
+    if legacy_ipv4(parsed.host) is not None:
+        return parsed
+    try:
+        addresses = resolve(parsed.host, parsed.port)
+    except NetworkRefused:
+        return parsed
+    for ip in addresses:
+        reason = refusal_reason(ip)
+        if reason:
+            raise NetworkRefused(f"Refused {parsed.host} ({ip}): {reason}.")
     return parsed
 
 

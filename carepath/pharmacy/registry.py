@@ -6,7 +6,9 @@ for "MedicationRequest" in its AppConfig.ready:
 and is then called as fn(order_id, status) after the transaction that changed a dispatch of
 that type commits (never for a change that rolled back). Statuses are DispatchStatus values:
 "queued" (only when staff re-queue a failed dispatch; creation is not a change), "sent",
-"received", "filled", "failed". A failing listener is logged and does not stop the others."""
+"received", "filled", "failed", and "cancelled" (the order was withdrawn through
+do_cancel_dispatch; final: no other status follows it). A failing listener is logged and does
+not stop the others."""
 
 import logging
 from collections.abc import Callable

@@ -134,7 +134,9 @@ class StatusChangeOut(Schema):
 
 
 class DispatchOut(Schema):
-    """Where an order is; no document content (staff read that through prescribing)."""
+    """Where an order is; no document content (staff read that through prescribing) and no
+    patient (the list is for operations: which orders are stuck where). The detail names the
+    patient, and reading it is audited per dispatch."""
 
     id: int
     delivery_id: uuid.UUID
@@ -143,7 +145,6 @@ class DispatchOut(Schema):
     adapter: str
     order_type: str
     order_id: str
-    patient_id: int
     status: str
     attempts: int
     last_error: str
@@ -154,9 +155,12 @@ class DispatchOut(Schema):
     received_at: dt.datetime | None
     filled_at: dt.datetime | None
     failed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    cancel_acknowledged_at: dt.datetime | None
 
 
 class DispatchDetailOut(DispatchOut):
+    patient_id: int
     history: list[StatusChangeOut]
 
 
@@ -169,7 +173,6 @@ def dispatch_out(dispatch: Dispatch) -> dict[str, Any]:
         "adapter": dispatch.adapter,
         "order_type": dispatch.order_type,
         "order_id": dispatch.order_id,
-        "patient_id": dispatch.patient_id,
         "status": dispatch.status,
         "attempts": dispatch.attempts,
         "last_error": dispatch.last_error,
@@ -180,6 +183,8 @@ def dispatch_out(dispatch: Dispatch) -> dict[str, Any]:
         "received_at": dispatch.received_at,
         "filled_at": dispatch.filled_at,
         "failed_at": dispatch.failed_at,
+        "cancelled_at": dispatch.cancelled_at,
+        "cancel_acknowledged_at": dispatch.cancel_acknowledged_at,
     }
 
 
@@ -196,7 +201,7 @@ def status_change_out(change: DispatchStatusChange) -> dict[str, Any]:
 
 def dispatch_detail_out(dispatch: Dispatch) -> dict[str, Any]:
     history = [status_change_out(c) for c in dispatch.history.order_by("occurred_at", "pk")]
-    return {**dispatch_out(dispatch), "history": history}
+    return {**dispatch_out(dispatch), "patient_id": dispatch.patient_id, "history": history}
 
 
 # --- The pharmacy network and pharmacies -------------------------------------------------------
@@ -207,6 +212,9 @@ class OutboxItemOut(Schema):
     pharmacy_ncpdp_id: str
     order_type: str
     order_id: str
+    # "sent": an order to dispense; "cancelled": the prescriber withdrew it (the document is
+    # the MedicationRequest with status "cancelled"); acknowledge with status "cancelled".
+    status: str
     published_at: dt.datetime
     document: dict[str, Any]
 
@@ -217,19 +225,27 @@ class OutboxOut(Schema):
     next_since: dt.datetime | None
 
 
+def published_at(dispatch: Dispatch) -> dt.datetime | None:
+    """When the outbox item was published: the order when sent, its withdrawal when
+    cancelled."""
+    return dispatch.cancelled_at if dispatch.status == "cancelled" else dispatch.sent_at
+
+
 def outbox_item_out(dispatch: Dispatch) -> dict[str, Any]:
     return {
         "delivery_id": dispatch.delivery_id,
         "pharmacy_ncpdp_id": dispatch.pharmacy.ncpdp_id,
         "order_type": dispatch.order_type,
         "order_id": dispatch.order_id,
-        "published_at": dispatch.sent_at,
+        "status": dispatch.status,
+        "published_at": published_at(dispatch),
         "document": dispatch.document,
     }
 
 
 class StatusReportIn(Schema):
-    status: Literal["received", "filled", "failed"]
+    # "cancelled" only acknowledges a cancelled order (the outbox item or webhook document).
+    status: Literal["received", "filled", "failed", "cancelled"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
 from django.http import Http404
 
 from carepath.access.selectors import access_patient, deny
@@ -24,6 +24,7 @@ from carepath.pharmacy.models import (
     PreferredPharmacy,
 )
 from carepath.pharmacy.tokens import secret_matches, split_network_token
+from carepath.pharmacy.validators import check_no_nul
 
 DISPATCH_STAFF = frozenset({Role.ADMIN, Role.COORDINATOR})
 MAX_SEARCH_RESULTS = 100
@@ -58,9 +59,15 @@ def _matching(queryset: QuerySet[Pharmacy], query: str) -> QuerySet[Pharmacy]:
     return queryset
 
 
+# The API's names of the search fields, for a field error.
+SEARCH_PARAMETERS = {"postal_code": "zip", "query": "q"}
+
+
 def search_pharmacies(search: PharmacySearch) -> QuerySet[Pharmacy]:
     """Directory search. A state search also lists mail-order pharmacies, which ship to
     patients in every state."""
+    for name in ("state", "city", "name", "postal_code", "query"):
+        check_no_nul(getattr(search, name), field=SEARCH_PARAMETERS.get(name, name))
     pharmacies = Pharmacy.objects.all()
     if not search.include_inactive:
         pharmacies = pharmacies.filter(active=True)
@@ -135,6 +142,26 @@ def dispatches_for_staff(viewer: User, status: str = "") -> QuerySet[Dispatch]:
     return dispatches
 
 
+def list_dispatches_for_staff(viewer: User, status: str = "", limit: int = 100) -> list[Dispatch]:
+    """The staff list, read once and audited as one event (how many, which filter, which
+    dispatches): every dispatch is a patient's order, so the list is a read of health
+    information even though it shows no patient."""
+    dispatches = list(dispatches_for_staff(viewer, status)[:limit])
+    do_record_audit(
+        "dispatch.list",
+        actor=viewer,
+        object_type="dispatch",
+        object_id="list",
+        detail={
+            "count": len(dispatches),
+            "status": status or "all",
+            "limit": limit,
+            "dispatch_ids": [d.pk for d in dispatches],
+        },
+    )
+    return dispatches
+
+
 def access_dispatch(viewer: User, dispatch_id: int) -> Dispatch:
     _check_dispatch_staff(viewer, dispatch_id)
     dispatch = Dispatch.objects.select_related("pharmacy").filter(pk=dispatch_id).first()
@@ -171,17 +198,33 @@ def authenticate_network_token(raw: str) -> PharmacyNetworkClient | None:
     return client
 
 
-def authenticate_pharmacy_signature(
-    ncpdp_id: str, timestamp: str, given_signature: str, body: bytes
-) -> Pharmacy | None:
-    """The active pharmacy whose webhook secret signed this request, or None."""
+@dataclass(frozen=True)
+class SignedRequest:
+    ncpdp_id: str
+    timestamp: str
+    signature: str
+    method: str
+    path: str
+    body: bytes
+
+
+def authenticate_pharmacy_signature(signed: SignedRequest) -> Pharmacy | None:
+    """The active pharmacy whose webhook secret signed this very request (timestamp, method,
+    path and body), or None; also None for a signature already used (a replay)."""
     from carepath.pharmacy.webhook_secrets import webhook_secret_of
 
-    pharmacy = Pharmacy.objects.filter(ncpdp_id=ncpdp_id, active=True).first()
-    if pharmacy is None or not signing.timestamp_is_fresh(timestamp):
+    if not signed.ncpdp_id.isdigit():
+        return None
+    pharmacy = Pharmacy.objects.filter(ncpdp_id=signed.ncpdp_id, active=True).first()
+    if pharmacy is None or not signing.timestamp_is_fresh(signed.timestamp):
         return None
     secret = webhook_secret_of(pharmacy)
-    if not secret or not signing.signature_matches(secret, timestamp, body, given_signature):
+    if not secret or not signing.signature_matches(
+        secret, signed.timestamp, signed.method, signed.path, signed.body, signed.signature
+    ):
+        return None
+    # Only a valid signature is remembered, so nobody can block a pharmacy's next request.
+    if not signing.first_use(signed.signature):
         return None
     return pharmacy
 
@@ -189,25 +232,41 @@ def authenticate_pharmacy_signature(
 def outbox_feed(
     client: PharmacyNetworkClient, *, since: dt.datetime | None, limit: int
 ) -> list[Dispatch]:
-    """Published outbox documents the network has not acknowledged yet, oldest first. An
-    item stays in the feed until the network reports it received (or failed), so nothing is
-    lost to clock skew or a crashed collector; `since` only narrows by publication time.
-    Each document handed out is audited (it is health information)."""
+    """Published outbox documents the network has not acknowledged yet, oldest first: orders
+    (status "sent") until the network reports them received (or failed), and withdrawals
+    (status "cancelled", the cancelled MedicationRequest) until it reports them cancelled, so
+    nothing is lost to clock skew or a crashed collector; `since` only narrows by publication
+    time. Each document handed out is audited (it is health information)."""
     if not 1 <= limit <= 500:
         raise ActionRefused("invalid_limit", "limit is 1 to 500.", field="limit", status=422)
-    feed = Dispatch.objects.select_related("pharmacy").filter(
-        status=DispatchStatus.SENT, adapter=HandoffAdapter.OUTBOX
+    feed = (
+        Dispatch.objects.select_related("pharmacy")
+        .filter(
+            Q(status=DispatchStatus.SENT)
+            | Q(status=DispatchStatus.CANCELLED, cancel_acknowledged_at__isnull=True),
+            adapter=HandoffAdapter.OUTBOX,
+        )
+        .annotate(
+            published=Case(
+                When(status=DispatchStatus.CANCELLED, then=F("cancelled_at")),
+                default=F("sent_at"),
+            )
+        )
     )
     if since is not None:
-        feed = feed.filter(sent_at__gte=since)
-    items = list(feed.order_by("sent_at", "pk")[:limit])
+        feed = feed.filter(published__gte=since)
+    items: list[Dispatch] = list(feed.order_by("published", "pk")[:limit])
     for dispatch in items:
         do_record_audit(
             "dispatch.outbox.read",
             object_type="dispatch",
             object_id=dispatch.pk,
             patient_id=dispatch.patient_id,
-            detail={"network_client": client.name, "network_client_id": client.pk},
+            detail={
+                "network_client": client.name,
+                "network_client_id": client.pk,
+                "status": dispatch.status,
+            },
         )
     return items
 

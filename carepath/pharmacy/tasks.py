@@ -18,7 +18,7 @@ from django.utils import timezone
 from carepath.core import clock
 from carepath.pharmacy import actions
 from carepath.pharmacy.adapters import DeliveryError, adapter_for
-from carepath.pharmacy.models import Dispatch, DispatchStatus
+from carepath.pharmacy.models import Dispatch
 
 logger = logging.getLogger("carepath.pharmacy")
 
@@ -68,7 +68,7 @@ def run_due_deliveries(limit: int = 200) -> dict[str, int]:
     """Attempt every queued dispatch that is due (and not leased); returns counts by outcome."""
     now = clock.now()
     due = list(
-        Dispatch.objects.filter(status=DispatchStatus.QUEUED, next_attempt_at__lte=now)
+        Dispatch.objects.filter(actions.deliverable(), next_attempt_at__lte=now)
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -2,7 +2,9 @@
 only: queued -> sent -> received -> filled, and failed (the pharmacy refused it) from any
 status before filled. Filled is final. A pharmacy may still report received/filled on a
 dispatch that failed on OUR side (e.g. its webhook answered after we gave up): its word that it
-holds the order is the truth we want. Repeating the current status changes nothing."""
+holds the order is the truth we want. Repeating the current status changes nothing. A
+cancelled dispatch accepts only "cancelled" (the acknowledgement of the withdrawal; see
+actions.dispatch); reporting "cancelled" on any other dispatch is refused here."""
 
 from carepath.core.errors import ActionRefused
 from carepath.pharmacy.models import DispatchStatus
@@ -22,7 +24,8 @@ def check_reported_status(current: str, reported: str) -> bool:
     if reported not in REPORTABLE:
         raise ActionRefused(
             "invalid_status",
-            "A pharmacy may report received, filled or failed.",
+            "A pharmacy may report received, filled or failed (and cancelled only to "
+            "acknowledge a cancelled order).",
             field="status",
             status=422,
         )

@@ -4,6 +4,8 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from carepath.core.errors import ActionRefused
+
 NCPDP_PATTERN = re.compile(r"^[0-9]{7}$")
 
 
@@ -21,3 +23,13 @@ POSTAL_CODE_PATTERN = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
 def validate_postal_code(value: str) -> None:
     if not POSTAL_CODE_PATTERN.match(value or ""):
         raise ValidationError("Use a 5-digit ZIP code (or ZIP+4).", code="invalid_postal_code")
+
+
+def check_no_nul(value: str, *, field: str) -> str:
+    """Text with a NUL character is bad input (PostgreSQL cannot store or compare it):
+    refused with a field error, whoever the caller."""
+    if "\x00" in value:
+        raise ActionRefused(
+            "invalid_character", "This contains a NUL character.", field=field, status=422
+        )
+    return value

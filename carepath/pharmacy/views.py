@@ -23,7 +23,7 @@ from carepath.pharmacy.forms import (
     PharmacyForm,
     SearchForm,
 )
-from carepath.pharmacy.models import DispatchStatus, Pharmacy
+from carepath.pharmacy.models import Pharmacy
 from carepath.pharmacy.selectors import (
     MAX_SEARCH_RESULTS,
     PharmacySearch,
@@ -31,8 +31,8 @@ from carepath.pharmacy.selectors import (
     access_preferred_pharmacy,
     all_pharmacies,
     dispatch_status_counts,
-    dispatches_for_staff,
     get_pharmacy,
+    list_dispatches_for_staff,
     network_clients,
     search_pharmacies,
 )
@@ -225,7 +225,7 @@ def revoke_network_credential(request: HttpRequest, client_id: int) -> HttpRespo
 def dispatch_list(request: HttpRequest) -> HttpResponse:
     form = DispatchFilterForm(request.GET or None)
     status = form.cleaned_data["status"] if form.is_bound and form.is_valid() else ""
-    dispatches = dispatches_for_staff(request_user(request), status)[:200]
+    dispatches = list_dispatches_for_staff(request_user(request), status, 200)
     return render(
         request,
         "pharmacy/dispatch_list.html",
@@ -242,7 +242,7 @@ def dispatch_detail(request: HttpRequest, dispatch_id: int) -> HttpResponse:
         {
             "dispatch": dispatch,
             "history": dispatch.history.select_related("actor").order_by("occurred_at", "pk"),
-            "can_retry": dispatch.status == DispatchStatus.FAILED,
+            "can_retry": dispatch.can_retry,
         },
     )
 

@@ -11,6 +11,7 @@ from carepath.consent.selectors import acceptance_history
 from carepath.core import clock
 from carepath.core.decorators import STAFF, consent_required, request_user, role_required
 from carepath.notifications.selectors import notifications_for
+from carepath.portal.selectors import CareNow, care_now
 
 
 @role_required(Role.PATIENT)
@@ -21,15 +22,34 @@ def patient_home(request: HttpRequest) -> HttpResponse:
     do_record_audit(
         "patient.read", actor=user, object_type="patient", object_id=user.pk, patient_id=user.pk
     )
+    care = care_now(user)
+    _audit_care_listed(user, care)
     return render(
         request,
         "portal/patient_home.html",
         {
             "profile": profile,
+            "care": care,
             "consents": acceptance_history(user)[:5],
             "notifications": notifications_for(user)[:5],
         },
     )
+
+
+def _audit_care_listed(patient: User, care: CareNow) -> None:
+    """Each record listed on the home page is a read of health information, as on the
+    visit list and the staff home."""
+    listed = [("episode", card.episode.pk) for card in care.episodes]
+    listed += [("visit", visit.pk) for visit in care.live_visits]
+    listed += [("check_in", check_in.pk) for check_in in care.check_ins]
+    for object_type, object_id in listed:
+        do_record_audit(
+            f"{object_type}.list",
+            actor=patient,
+            object_type=object_type,
+            object_id=object_id,
+            patient_id=patient.pk,
+        )
 
 
 @role_required(*STAFF)

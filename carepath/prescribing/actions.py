@@ -17,6 +17,7 @@ from carepath.care.events import emit_episode_event
 from carepath.care.models import Encounter, EncounterStatus, Episode, EpisodeStatus
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
+from carepath.core.us_states import UsState
 from carepath.pharmacy.models import Pharmacy
 from carepath.prescribing import checks
 from carepath.prescribing.models import (
@@ -58,10 +59,35 @@ def audited_refusal(
             outcome=Outcome.DENIED,
             detail={"code": refused.code},
         )
+        record_refusal_notes(refused, actor)
         raise
 
 
+def record_refusal_notes(refused: ActionRefused, actor: User) -> None:
+    """The audit events a refusal carries (e.g. a wrong MFA code, a lockout), recorded where
+    the refusal is, after its transaction rolled back."""
+    for note in getattr(refused, "audit_notes", ()):
+        do_record_audit(
+            note.action,
+            actor=actor,
+            object_type="user",
+            object_id=actor.pk,
+            outcome=Outcome.DENIED,
+            detail=dict(note.detail),
+        )
+
+
+def check_no_nul(value: str, *, field: str) -> str:
+    """PostgreSQL cannot store NUL in text: refuse it as bad input, whoever the caller."""
+    if "\x00" in (value or ""):
+        raise ActionRefused(
+            "invalid_character", "This contains a NUL character.", field=field, status=422
+        )
+    return value
+
+
 def clean_text(value: str, *, field: str, limit: int, required: str = "") -> str:
+    check_no_nul(value, field=field)
     value = " ".join((value or "").split()) if field != "sig" else (value or "").strip()
     if required and not value:
         raise ActionRefused(f"{field}_required", required, field=field, status=422)
@@ -98,6 +124,65 @@ def _in_range(value: int, low: int, high: int, *, field: str, label: str) -> int
     return value
 
 
+def pharmacy_refusal(
+    pharmacy: Pharmacy, medication: Medication, state: str | None
+) -> ActionRefused | None:
+    """Why this pharmacy cannot take this order for a patient in `state`, or None. The same
+    rule as the prescribe page's list (pharmacies_for): an active pharmacy in the state of
+    care, or a mail-order one; for a scheduled drug, one registered for controlled
+    substances. `state` None leaves the state out (checked later, after licensure)."""
+    if not pharmacy.active:
+        return ActionRefused(
+            "pharmacy_required",
+            f"{pharmacy.name} is no longer in the pharmacy directory; choose another pharmacy.",
+            field="pharmacy",
+            status=422,
+        )
+    if medication.is_controlled and not pharmacy.accepts_controlled:
+        return ActionRefused(
+            "pharmacy_not_controlled",
+            f"{pharmacy.name} does not dispense controlled substances; choose another pharmacy.",
+            field="pharmacy",
+            status=422,
+        )
+    if state is not None and not pharmacy.mail_order and pharmacy.state != state:
+        label = UsState(state).label if state in UsState.values else "the patient's state"
+        return ActionRefused(
+            "pharmacy_out_of_state",
+            f"{pharmacy.name} is in {pharmacy.state}: choose a pharmacy in {label}, where the "
+            "patient is receiving this care, or a mail-order pharmacy.",
+            field="pharmacy",
+            status=422,
+        )
+    return None
+
+
+def check_pharmacy(pharmacy: Pharmacy, medication: Medication, state: str | None) -> None:
+    refusal = pharmacy_refusal(pharmacy, medication, state)
+    if refusal is not None:
+        raise refusal
+
+
+def check_still_on_formulary(prescription: Prescription) -> None:
+    """At signing: the medication, strength and form must still be on an active formulary
+    entry (an admin may have changed it since the draft was written)."""
+    medication = prescription.medication
+    if not medication.active:
+        raise ActionRefused(
+            "unknown_medication", "This medication is no longer on the formulary.", status=409
+        )
+    if (
+        prescription.strength not in medication.strengths
+        or prescription.dose_form not in medication.dose_forms
+    ):
+        raise ActionRefused(
+            "formulary_changed",
+            f"{prescription.title} is no longer on the formulary; cancel this draft and write "
+            "a new one.",
+            status=409,
+        )
+
+
 def check_order(details: OrderDetails) -> OrderDetails:
     medication = details.medication
     if medication is None or not medication.active:
@@ -130,20 +215,14 @@ def check_order(details: OrderDetails) -> OrderDetails:
     _in_range(details.days_supply, 1, DAYS_SUPPLY_MAX, field="days_supply", label="Days supply")
     _in_range(details.refills, 0, refills_max, field="refills", label="Refills")
     pharmacy = details.pharmacy
-    if pharmacy is None or not pharmacy.active:
+    if pharmacy is None:
         raise ActionRefused(
             "pharmacy_required",
             "Choose the pharmacy to send this prescription to.",
             field="pharmacy",
             status=422,
         )
-    if medication.is_controlled and not pharmacy.accepts_controlled:
-        raise ActionRefused(
-            "pharmacy_not_controlled",
-            f"{pharmacy.name} does not dispense controlled substances; choose another pharmacy.",
-            field="pharmacy",
-            status=422,
-        )
+    check_pharmacy(pharmacy, medication, None)
     return OrderDetails(
         medication=medication,
         strength=details.strength,
@@ -170,14 +249,17 @@ def check_prescriber(prescriber: User, patient_id: int) -> None:
         )
 
 
-def check_encounter_open_for_orders(encounter: Encounter) -> None:
+def check_encounter_open_for_orders(encounter: Encounter, *, renewal: bool = False) -> None:
+    """A new order needs a current encounter in an open episode. A renewal (refill) continues
+    an order of an episode that may since have closed (a care path closes it after the
+    check-in), so only its encounter's validity counts."""
     if encounter.status in (EncounterStatus.CANCELLED, EncounterStatus.ENTERED_IN_ERROR):
         raise ActionRefused(
             "encounter_cancelled",
             "This encounter was cancelled; prescribe from a current one.",
             status=409,
         )
-    if encounter.episode.status != EpisodeStatus.OPEN:
+    if not renewal and encounter.episode.status != EpisodeStatus.OPEN:
         raise ActionRefused("episode_closed", "This episode is closed.", status=409)
 
 
@@ -228,8 +310,10 @@ def do_create_draft(prescriber: User, encounter: Encounter, details: OrderDetail
         check_encounter_open_for_orders(encounter)
         details = check_order(details)
         assert details.medication is not None
+        assert details.pharmacy is not None
         state = checks.state_of_care(encounter)
         check_hard_rules(prescriber, details.medication, encounter, state)
+        check_pharmacy(details.pharmacy, details.medication, state)
         with transaction.atomic():
             prescription = _build(prescriber, encounter, details, state)
             prescription.save()
@@ -275,9 +359,28 @@ def hard_rule_problems(
 
 
 def blocking_problems(prescriber: User, prescription: Prescription) -> list[str]:
-    return hard_rule_problems(
+    problems = []
+    try:
+        check_still_signable(prescription)
+    except ActionRefused as refused:
+        problems.append(refused.message)
+    problems += hard_rule_problems(
         prescriber, prescription.medication, prescription.episode, prescription.state_of_care
     )
+    refusal = pharmacy_refusal(
+        prescription.pharmacy, prescription.medication, prescription.state_of_care
+    )
+    return problems + ([refusal.message] if refusal is not None else [])
+
+
+def check_still_signable(prescription: Prescription) -> None:
+    """What may have changed since the draft was written, checked again at signing (with
+    the pharmacy, after the hard rules): the encounter and episode still open, and the
+    formulary entry."""
+    check_encounter_open_for_orders(
+        prescription.encounter, renewal=prescription.refill_of_id is not None
+    )
+    check_still_on_formulary(prescription)
 
 
 def _check_overrides(
@@ -348,15 +451,9 @@ def sign_locked(prescriber: User, locked: Prescription, signoff: SignOff) -> Pre
     if locked.prescriber_id != prescriber.pk:
         raise ActionRefused("not_prescriber", "Only the prescriber signs a draft.", status=403)
     check_prescriber(prescriber, locked.patient_id)
-    if not locked.medication.active:
-        raise ActionRefused(
-            "unknown_medication", "This medication is no longer on the formulary.", status=409
-        )
-    if not locked.pharmacy.active:
-        raise ActionRefused(
-            "pharmacy_required", "That pharmacy is closed; choose another.", field="pharmacy"
-        )
+    check_still_signable(locked)
     check_hard_rules(prescriber, locked.medication, locked.encounter, locked.state_of_care)
+    check_pharmacy(locked.pharmacy, locked.medication, locked.state_of_care)
     warnings = warnings_for(locked)
     _check_overrides(warnings, signoff.allergy_override_reason, signoff.duplicate_override_reason)
     if locked.is_controlled:
@@ -492,6 +589,8 @@ def _end(locked: Prescription, user: User, reason: str, entered_in_error: bool) 
         reason=f"Prescription {new_status.replace('_', ' ')}: {reason}",
     )
     withdraw_pending_refills(locked, reason="The prescription was cancelled.")
+    if was_signed:
+        _withdraw_from_pharmacy(locked, user, reason)
     do_record_audit(
         "prescription.cancel",
         actor=user,
@@ -507,6 +606,32 @@ def _end(locked: Prescription, user: User, reason: str, entered_in_error: bool) 
             title=f"Prescription stopped: {locked.medication_name}",
             body=reason,
         )
+
+
+def _withdraw_from_pharmacy(locked: Prescription, user: User, reason: str) -> None:
+    """Tell the pharmacy the order is withdrawn (a cancelled MedicationRequest through the
+    same adapter). One already filled cannot be: the prescriber sees that in the history and
+    on the page, and must call the pharmacy."""
+    from carepath.pharmacy.actions import do_cancel_dispatch
+    from carepath.prescribing.handoff import ORDER_TYPE
+
+    try:
+        do_cancel_dispatch(order_type=ORDER_TYPE, order_id=str(locked.pk), reason=reason, by=user)
+    except ActionRefused as refused:
+        if refused.code != "already_filled":
+            raise
+        record_event(locked, NOT_WITHDRAWN, user, not_withdrawn_message(locked))
+
+
+NOT_WITHDRAWN = "not_withdrawn"
+
+
+def not_withdrawn_message(prescription: Prescription) -> str:
+    pharmacy = prescription.pharmacy
+    return (
+        f"{pharmacy.name} had already filled this prescription, so it could not be withdrawn "
+        f"from the pharmacy. Call them on {pharmacy.phone} if the patient must not take it."
+    )
 
 
 # --- The pharmacy's status --------------------------------------------------------------------
@@ -535,8 +660,10 @@ PATIENT_NOTICE: dict[str, Callable[[Prescription], str]] = {
 
 
 def _moves_forward(current: str, new: str) -> bool:
-    if new == current:
-        return False
+    if new == current or current == DispatchState.CANCELLED:
+        return False  # withdrawn from the pharmacy: final
+    if new == DispatchState.CANCELLED:
+        return True
     if new == DispatchState.FAILED:
         return current != DispatchState.FILLED
     return PROGRESS.get(new, 0) > PROGRESS.get(current, 0) or current == DispatchState.FAILED
@@ -547,7 +674,7 @@ def do_mirror_dispatch_status(order_id: str, status: str) -> bool:
     on the prescription (a status history row) and tell the patient. Idempotent: a status
     already recorded (or one that would step back) changes nothing. Returns whether it
     changed."""
-    if status not in PROGRESS and status != DispatchState.FAILED:
+    if status not in PROGRESS and status not in (DispatchState.FAILED, DispatchState.CANCELLED):
         return False
     if not str(order_id).isdigit():
         return False

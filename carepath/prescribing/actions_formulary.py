@@ -9,7 +9,7 @@ from django.db import transaction
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.core.errors import ActionRefused
-from carepath.prescribing.actions import audited_refusal, clean_text
+from carepath.prescribing.actions import audited_refusal, check_no_nul, clean_text
 from carepath.prescribing.models import RXCUI_PATTERN, Medication, Schedule
 
 LIST_ITEM_MAX = 120
@@ -24,7 +24,7 @@ def _check_admin(user: User) -> None:
 def clean_list(values: Iterable[str], *, field: str, required: str = "") -> list[str]:
     cleaned: list[str] = []
     for value in values:
-        text = " ".join(str(value).split())
+        text = " ".join(check_no_nul(str(value), field=field).split())
         if text and text not in cleaned:
             if len(text) > LIST_ITEM_MAX:
                 raise ActionRefused(

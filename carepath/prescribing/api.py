@@ -80,6 +80,7 @@ def _created(
             do_record_audit(
                 endpoint, actor=user, outcome=Outcome.DENIED, detail={"code": refused.code}
             )
+            actions.record_refusal_notes(refused, user)
         raise
     return Status(status, body)
 

@@ -6,16 +6,19 @@ the prescriber must hold a licence valid today in the state the patient is in fo
 and a controlled substance (schedule II-V) needs a live video encounter with that same
 prescriber in the episode, and a fresh TOTP code at signing."""
 
+import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
+from django.core.cache import cache
 from django.db.models import Q
 
 from carepath.accounts.models import ClinicianProfile, License, PatientProfile, User
-from carepath.care.models import Encounter, EncounterMode, EncounterStatus, Episode
+from carepath.care.models import Encounter, EncounterStatus, Episode
+from carepath.core import clock
 from carepath.core.errors import ActionRefused
 from carepath.core.us_states import UsState
 from carepath.prescribing.models import (
@@ -34,6 +37,11 @@ DUPLICATE = "duplicate"
 
 # A live video visit counts once it has happened or is happening.
 VIDEO_HELD = (EncounterStatus.IN_PROGRESS, EncounterStatus.FINISHED)
+
+# Wrong authenticator codes when signing controlled substances: this many in a row lock
+# signing for MFA_LOCKOUT (per user, in the shared cache so every worker sees the count).
+MFA_MAX_FAILURES = 5
+MFA_LOCKOUT = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -187,8 +195,6 @@ def state_of_care(encounter: Encounter) -> str:
 
 def check_licensure(clinician: User, state: str) -> None:
     """A hard rule: a licence in the patient's state, valid today (the clinician's day)."""
-    from carepath.core import clock
-
     label = UsState(state).label if state in UsState.values else "the patient's state"
     today = local_day(clinician, clock.now())
     licensed = License.objects.filter(
@@ -205,10 +211,49 @@ def check_licensure(clinician: User, state: str) -> None:
         )
 
 
+def _patient_saw_video(visit_id: int, patient_participant_id: int) -> bool:
+    """Replay the visit's events in order: was the patient admitted (and not yet removed) at
+    a moment when the visit was in video mode? Admitting the patient into a visit already
+    switched to chat does not count; a chat visit switched to video with the patient in the
+    room does. Events of one visit are written under its row lock, so their ids are their
+    order."""
+    from carepath.visits.models import VisitEvent, VisitEventKind, VisitMode
+
+    mode = ""
+    present = False
+    events = VisitEvent.objects.filter(visit_id=visit_id).order_by("pk")
+    for event in events.only("kind", "participant_id", "to_mode"):
+        if event.kind in (VisitEventKind.STARTED, VisitEventKind.MODE_CHANGED):
+            mode = event.to_mode or mode
+        elif event.participant_id == patient_participant_id:
+            if event.kind == VisitEventKind.ADMITTED:
+                present = True
+            elif event.kind == VisitEventKind.REMOVED:
+                present = False
+        elif event.kind == VisitEventKind.ENDED:
+            return False
+        if present and mode == VisitMode.VIDEO:
+            return True
+    return False
+
+
 def has_live_video_with(clinician: User, episode: Episode) -> bool:
-    return Encounter.objects.filter(
-        episode=episode, mode=EncounterMode.VIDEO, clinician=clinician, status__in=VIDEO_HELD
-    ).exists()
+    """A live video visit with the patient present: a visit led by this clinician on an
+    encounter of this episode (held or being held; a facilitated visit counts when it runs on
+    video), in which the episode's own patient was admitted while the visit was on video. A
+    visit the clinician ran with only a guest (or with the patient on chat) does not count."""
+    from carepath.visits.models import Participant, ParticipantRole, VisitStatus
+
+    patients = Participant.objects.filter(
+        role=ParticipantRole.PATIENT,
+        user_id=episode.patient_id,
+        admitted_at__isnull=False,
+        visit__clinician=clinician,
+        visit__status__in=(VisitStatus.IN_PROGRESS, VisitStatus.ENDED),
+        visit__encounter__episode=episode,
+        visit__encounter__status__in=VIDEO_HELD,
+    ).values_list("pk", "visit_id")
+    return any(_patient_saw_video(visit_id, pk) for pk, visit_id in patients)
 
 
 def check_controlled(clinician: User, medication: Medication, episode: Episode) -> None:
@@ -216,16 +261,101 @@ def check_controlled(clinician: User, medication: Medication, episode: Episode) 
         raise ActionRefused(
             "controlled_needs_video",
             f"{medication.name} is a controlled substance (schedule {medication.schedule}): "
-            "prescribing it requires a live video visit with you in this episode. Escalate to "
-            "a video visit first.",
+            "prescribing it requires a live video visit with you in this episode, with the "
+            "patient on video. Escalate to a video visit first.",
             field="medication",
             status=403,
         )
 
 
+# --- Re-authentication ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """An audit event a refusal carries, recorded by whoever records the refusal (after the
+    refused transaction rolled back, so it survives)."""
+
+    action: str
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+class MfaRefused(ActionRefused):
+    def __init__(self, code: str, message: str, *, notes: list[AuditNote]) -> None:
+        super().__init__(
+            code, message, field="mfa_code", status=403 if code != "mfa_locked" else 429
+        )
+        self.audit_notes = notes
+
+
+def _failures_key(user: User) -> str:
+    return f"prescribing:mfa-failures:{user.pk}"
+
+
+def _lock_key(user: User) -> str:
+    return f"prescribing:mfa-locked-until:{user.pk}"
+
+
+def mfa_locked_until(user: User) -> dt.datetime | None:
+    """When the lock of this user's controlled-substance signing ends (None: not locked).
+    The end is kept on the clock seam, so tests can move past it."""
+    until = cache.get(_lock_key(user))
+    if isinstance(until, dt.datetime) and until > clock.now():
+        return until
+    return None
+
+
+def _lock_message(until: dt.datetime) -> str:
+    minutes = max(1, int((until - clock.now()).total_seconds() + 59) // 60)
+    return (
+        f"Too many wrong authenticator codes: signing controlled substances is locked for "
+        f"{minutes} more minute{'s' if minutes != 1 else ''}. Try again later, or ask an "
+        "administrator if you did not make these attempts."
+    )
+
+
+def _record_wrong_code(clinician: User) -> MfaRefused:
+    """Count the failure (shared cache, lives as long as a lockout would); the fifth locks."""
+    seconds = int(MFA_LOCKOUT.total_seconds())
+    key = _failures_key(clinician)
+    cache.add(key, 0, timeout=seconds)
+    try:
+        failures = int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=seconds)
+        failures = 1
+    notes = [AuditNote("prescription.mfa_failed", {"failures": failures})]
+    if failures >= MFA_MAX_FAILURES:
+        until = clock.now() + MFA_LOCKOUT
+        cache.set(_lock_key(clinician), until, timeout=seconds + 60)
+        cache.delete(key)
+        notes.append(
+            AuditNote(
+                "prescription.mfa_lockout",
+                {"failures": failures, "until": until.isoformat()},
+            )
+        )
+        return MfaRefused("mfa_locked", _lock_message(until), notes=notes)
+    left = MFA_MAX_FAILURES - failures
+    return MfaRefused(
+        "mfa_invalid",
+        "That authenticator code is not valid (or was already used). Enter the current code. "
+        f"{left} more wrong code{'s' if left != 1 else ''} will lock signing of controlled "
+        f"substances for {int(MFA_LOCKOUT.total_seconds()) // 60} minutes.",
+        notes=notes,
+    )
+
+
 def check_mfa_code(clinician: User, code: str) -> None:
     """Re-authentication for a controlled substance: a current code from the clinician's
-    allauth TOTP authenticator (allauth checks the time window and refuses a reused code)."""
+    allauth TOTP authenticator (allauth checks the time window and refuses a reused code).
+    Wrong codes are counted per user; MFA_MAX_FAILURES of them lock signing for
+    MFA_LOCKOUT (each failure and the lockout are audited by the caller's refusal record)."""
+    until = mfa_locked_until(clinician)
+    if until is not None:
+        raise MfaRefused(
+            "mfa_locked", _lock_message(until), notes=[AuditNote("prescription.mfa_locked_out")]
+        )
     code = (code or "").strip()
     if not code:
         raise ActionRefused(
@@ -245,10 +375,6 @@ def check_mfa_code(clinician: User, code: str) -> None:
             status=403,
         )
     if not TOTP(authenticator).validate_code(code):
-        raise ActionRefused(
-            "mfa_invalid",
-            "That authenticator code is not valid (or was already used). Enter the current code.",
-            field="mfa_code",
-            status=403,
-        )
+        raise _record_wrong_code(clinician)
+    cache.delete(_failures_key(clinician))
     authenticator.record_usage()

@@ -191,6 +191,7 @@ class DispatchState(models.TextChoices):
     RECEIVED = "received", "Received by the pharmacy"
     FILLED = "filled", "Filled: ready at the pharmacy"
     FAILED = "failed", "Could not be sent"
+    CANCELLED = "cancelled", "Withdrawn from the pharmacy"
 
 
 class Prescription(models.Model):

@@ -24,6 +24,7 @@ from carepath.audit.actions import do_record_audit
 from carepath.care.events import emit_episode_event
 from carepath.core import clock
 from carepath.core.errors import ActionRefused
+from carepath.pharmacy.models import Pharmacy
 from carepath.prescribing.actions import (
     REASON_MAX,
     SignOff,
@@ -32,6 +33,7 @@ from carepath.prescribing.actions import (
     clean_text,
     lock_prescription,
     notify_patient,
+    pharmacy_refusal,
     record_event,
     sign_locked,
     stop_statement,
@@ -245,9 +247,34 @@ def _check_decidable(clinician: User, refill: RefillRequest) -> None:
         )
 
 
-def _renewal(clinician: User, original: Prescription) -> Prescription:
+def renewal_pharmacy(original: Prescription, state: str) -> Pharmacy:
+    """Where the renewal goes: the patient's preferred pharmacy now, else (when that one
+    cannot take this order: closed, no controlled substances, another state) the pharmacy
+    of the original order; refused when neither can."""
     from carepath.prescribing.handoff import preferred_pharmacy
 
+    preferred = preferred_pharmacy(original.patient)
+    candidates = [preferred] if preferred is not None else []
+    if original.pharmacy_id not in [p.pk for p in candidates]:
+        candidates.append(original.pharmacy)
+    reasons = []
+    for pharmacy in candidates:
+        refusal = pharmacy_refusal(pharmacy, original.medication, state)
+        if refusal is None:
+            return pharmacy
+        reasons.append(refusal.message)
+    raise ActionRefused(
+        "no_pharmacy",
+        "This refill cannot be sent: neither the patient's preferred pharmacy nor the "
+        f"pharmacy of the original order can take it. {' '.join(reasons)} Deny the refill "
+        "with a reason (e.g. ask the patient to choose another pharmacy).",
+        field="pharmacy",
+        status=409,
+    )
+
+
+def _renewal(clinician: User, original: Prescription) -> Prescription:
+    state = _patient_state(original)
     return Prescription(
         patient_id=original.patient_id,
         episode_id=original.episode_id,
@@ -264,9 +291,9 @@ def _renewal(clinician: User, original: Prescription) -> Prescription:
         quantity=original.quantity,
         days_supply=original.days_supply,
         refills=original.refills,
-        pharmacy=preferred_pharmacy(original.patient) or original.pharmacy,
+        pharmacy=renewal_pharmacy(original, state),
         note_to_pharmacist=original.note_to_pharmacist,
-        state_of_care=_patient_state(original),
+        state_of_care=state,
         refill_of=original,
         created_at=clock.now(),
     )

@@ -8,6 +8,7 @@ from carepath.access.selectors import deny, may_access_patient
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.care.models import Encounter
+from carepath.core.errors import ActionRefused
 from carepath.prescribing.models import (
     AllergyIntolerance,
     AllergyStatus,
@@ -174,6 +175,10 @@ def formulary(*, include_inactive: bool = False, query: str = "") -> QuerySet[Me
     if not include_inactive:
         medications = medications.filter(active=True)
     query = query.strip()
+    if "\x00" in query:
+        raise ActionRefused(
+            "invalid_character", "The search contains a NUL character.", field="q", status=422
+        )
     if query:
         medications = medications.filter(
             Q(name__icontains=query) | Q(generic_name__icontains=query) | Q(rxcui=query)

@@ -247,7 +247,7 @@ def cancel(request: HttpRequest, prescription_id: int) -> HttpResponse:
     form = CancelForm(request.POST)
     if form.is_valid():
         try:
-            actions.do_cancel_prescription(
+            ended = actions.do_cancel_prescription(
                 clinician,
                 prescription,
                 reason=form.cleaned_data["reason"],
@@ -257,6 +257,8 @@ def cancel(request: HttpRequest, prescription_id: int) -> HttpResponse:
             refused_on(form, refused)
         else:
             messages.success(request, "The prescription was stopped.")
+            if ended.events.filter(kind=actions.NOT_WITHDRAWN).exists():
+                messages.warning(request, actions.not_withdrawn_message(ended))
             return HttpResponseRedirect(detail_url(prescription))
     prescription.refresh_from_db()
     return _render_detail(request, prescription, status=400, cancel_form=form)

@@ -37,7 +37,8 @@ def formulary_page(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"{medication.name} added to the formulary.")
                 return HttpResponseRedirect(FORMULARY_URL)
         status = 400
-    query = request.GET.get("q", "")[:100]
+    # A NUL cannot be searched for (PostgreSQL refuses it): drop it from a typed search.
+    query = request.GET.get("q", "").replace("\x00", "")[:100]
     return render(
         request,
         "prescribing/formulary.html",

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import Role
 from carepath.core.decorators import request_user, role_required
 from carepath.core.errors import ActionRefused
@@ -57,18 +58,27 @@ def _render(
         "prescription": original,
         "item": refill.work_item,
         "held": held,
-        "warnings": _renewal_warnings(refill),
-        "blocking": actions.hard_rule_problems(
-            clinician,
-            original.medication,
-            original.episode,
-            refill.work_item.required_state if refill.work_item else original.state_of_care,
-        ),
-        "allergies": list(allergies_of(refill.patient_id)),
-        "medication_list": list(medication_list_of(refill.patient_id)),
-        "approve_form": approve_form or _approve_form(refill),
-        "deny_form": deny_form or DenyForm(),
+        "clinical": held or may_access_patient(clinician, refill.patient_id),
     }
+    if context["clinical"]:
+        # The order, allergies and medication list only for a clinician who holds the request
+        # (claiming it starts a care relationship) or already cares for the patient; one it
+        # is merely offered to sees the summary it needs to decide whether to take it.
+        context.update(
+            {
+                "warnings": _renewal_warnings(refill),
+                "blocking": actions.hard_rule_problems(
+                    clinician,
+                    original.medication,
+                    original.episode,
+                    refill.work_item.required_state if refill.work_item else original.state_of_care,
+                ),
+                "allergies": list(allergies_of(refill.patient_id)),
+                "medication_list": list(medication_list_of(refill.patient_id)),
+                "approve_form": approve_form or _approve_form(refill),
+                "deny_form": deny_form or DenyForm(),
+            }
+        )
     return render(request, "prescribing/refill_review.html", context, status=status)
 
 

@@ -15,7 +15,7 @@ from carepath.accounts.mfa import staff_mfa_satisfied
 from carepath.accounts.models import Role, User
 from carepath.audit.actions import do_record_audit
 from carepath.audit.models import Outcome
-from carepath.care.models import Encounter
+from carepath.care.models import ClinicalNote, Encounter, NoteStatus
 from carepath.core.decorators import consent_required, request_user, role_required
 from carepath.core.errors import ActionRefused
 from carepath.intake.forms import summary_rows
@@ -40,6 +40,7 @@ from carepath.visits.selectors import (
     find_participant,
     visits_for,
 )
+from carepath.visits.wording import duration_words
 
 
 def _signed_in(request: HttpRequest) -> User | None:
@@ -208,6 +209,24 @@ def _context(participant: Participant) -> dict[str, Any]:
     }
 
 
+def _ended_page(request: HttpRequest, participant: Participant) -> HttpResponse:
+    """The visit is over: how long it lasted, and for its patient and clinician the way on
+    (the episode, and the after-visit summary once the note is signed)."""
+    visit = participant.visit
+    context = _context(participant)
+    context["duration"] = duration_words(visit.duration_seconds)
+    encounter = _encounter_of(visit)
+    if (
+        participant.user is not None
+        and participant.role in (ParticipantRole.PATIENT, ParticipantRole.CLINICIAN)
+        and encounter is not None
+    ):
+        context["episode_url"] = f"/episodes/{encounter.episode_id}/"
+        if ClinicalNote.objects.filter(encounter=encounter, status=NoteStatus.SIGNED).exists():
+            context["summary_url"] = f"/episodes/encounters/{encounter.pk}/summary/"
+    return render(request, "visits/ended.html", context)
+
+
 @never_cache
 def waiting_room(request: HttpRequest, visit_id: int) -> HttpResponse:
     participant = _page_participant(request, visit_id, "visit.wait")
@@ -215,7 +234,7 @@ def waiting_room(request: HttpRequest, visit_id: int) -> HttpResponse:
     if participant.role == ParticipantRole.CLINICIAN:
         return HttpResponseRedirect(f"/visits/{visit_id}/")
     if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
-        return render(request, "visits/ended.html", _context(participant))
+        return _ended_page(request, participant)
     context = _context(participant)
     context["zone"] = participant.user.time_zone if participant.user else "UTC"
     context["estimate"] = estimate_wait(visit)
@@ -246,14 +265,41 @@ def room(request: HttpRequest, visit_id: int) -> HttpResponse:
     participant = _page_participant(request, visit_id, "visit.room")
     visit = participant.visit
     if visit.status in (VisitStatus.ENDED, VisitStatus.CANCELLED):
-        return render(request, "visits/ended.html", _context(participant))
+        return _ended_page(request, participant)
     if participant.state != AdmissionState.ADMITTED:
         return HttpResponseRedirect(f"/visits/{visit_id}/wait/")
     context = _context(participant)
+    if participant.user is not None:
+        context["time_zone"] = participant.user.time_zone or "UTC"
     if context["is_clinician"] and participant.user is not None:
         context["encounter"] = _encounter_of(visit)
         context["intake"] = _intake_panel(visit, participant.user)
+        context["signed_note"] = _signed_note(visit, participant.user)
     return render(request, "visits/room.html", context)
+
+
+def _signed_note(visit: Visit, clinician: User) -> ClinicalNote | None:
+    """The clinician's signed note of this visit: the room shows it read-only (a signed note
+    never changes; amendments are appended)."""
+    if visit.encounter_id is None:
+        return None
+    note = (
+        ClinicalNote.objects.filter(
+            encounter_id=visit.encounter_id, author=clinician, status=NoteStatus.SIGNED
+        )
+        .prefetch_related("amendments__author")
+        .order_by("-signed_at")
+        .first()
+    )
+    if note is not None:
+        do_record_audit(
+            "note.read",
+            actor=clinician,
+            object_type="note",
+            object_id=note.pk,
+            patient_id=visit.patient_id,
+        )
+    return note
 
 
 def _encounter_of(visit: Visit) -> Encounter | None:

@@ -53,11 +53,11 @@ def test_dermatology_live_visit_order_of_events(
         ("case.submitted", "", "async_review", "started"),
         ("case.escalated", "async_review", "live_visit", "moved"),
         ("visit.started", "live_visit", "live_visit", "ignored"),
-        ("note.signed", "live_visit", "prescription", "moved"),
-        ("prescription.signed", "prescription", "check_in", "moved"),
+        ("note.signed", "live_visit", "check_in", "moved"),
+        ("prescription.signed", "check_in", "check_in", "moved"),
         ("visit.ended", "check_in", "check_in", "ignored"),
     ]
-    check_in = CheckIn.objects.get(episode=derm_episode)
+    check_in = CheckIn.objects.get(episode=derm_episode)  # rescheduled, not a second one
     assert check_in.due_at == START + dt.timedelta(days=14)
     assert check_in.questionnaire.code == "dermatology-check-in"
     assert check_in.sent_at is None
@@ -66,12 +66,17 @@ def test_dermatology_live_visit_order_of_events(
 def test_async_answer_then_prescription_and_the_other_way_round(
     paths: Any, emit: Emit, alice: User, dr_tex: User
 ) -> None:
+    clock.freeze(START)
     answered_first = open_episode(alice, "dermatology", dr_tex)
     emit(answered_first, "case.submitted", alice)
     emit(answered_first, "case.answered", dr_tex)
-    assert step_of(answered_first) == "prescription"
+    assert step_of(answered_first) == "check_in"
+    clock.advance(dt.timedelta(days=2))
     emit(answered_first, "prescription.signed", dr_tex)
     assert step_of(answered_first) == "check_in"
+    # The check-in counts from the treatment now: the same row, a later date.
+    check_in = CheckIn.objects.get(episode=answered_first)
+    assert check_in.due_at == START + dt.timedelta(days=16)
 
     prescribed_first = open_episode(alice, "dermatology", dr_tex)
     emit(prescribed_first, "case.submitted", alice)
@@ -79,6 +84,19 @@ def test_async_answer_then_prescription_and_the_other_way_round(
     emit(prescribed_first, "case.answered", dr_tex)
     assert step_of(prescribed_first) == "check_in"
     assert CheckIn.objects.filter(episode=prescribed_first).count() == 1
+
+
+def test_an_answer_without_a_prescription_goes_to_the_check_in_not_a_waiting_step(
+    paths: Any, emit: Emit, alice: User, dr_tex: User
+) -> None:
+    """Not every answer comes with a prescription: the patient is not left at "preparing
+    your treatment" until the episode is flagged stuck."""
+    for code in ("dermatology", "uti"):
+        episode = open_episode(alice, code, dr_tex)
+        emit(episode, "case.submitted", alice)
+        emit(episode, "case.answered", dr_tex)
+        assert step_of(episode) == "check_in"
+        assert CheckIn.objects.filter(episode=episode, sent_at__isnull=True).count() == 1
 
 
 def test_the_same_event_delivered_twice_changes_nothing_more(
@@ -92,8 +110,8 @@ def test_the_same_event_delivered_twice_changes_nothing_more(
     assert EpisodePath.objects.filter(episode=derm_episode).count() == 1
     assert moves(derm_episode) == [
         ("case.submitted", "", "async_review", "started"),
-        ("case.answered", "async_review", "prescription", "moved"),
-        ("prescription.signed", "prescription", "check_in", "moved"),
+        ("case.answered", "async_review", "check_in", "moved"),
+        ("prescription.signed", "check_in", "check_in", "moved"),
     ]
     assert CheckIn.objects.filter(episode=derm_episode).count() == 1
 

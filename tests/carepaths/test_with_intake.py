@@ -1,5 +1,5 @@
 """The engine on the real intake actions (their events, not emitted by hand): a submitted
-dermatology case starts the path; the clinician's answer moves it to the prescription step."""
+dermatology case starts the path; the clinician's answer moves it to the check-in step."""
 
 import shutil
 import tempfile
@@ -53,4 +53,4 @@ def test_a_submitted_case_starts_the_path_and_the_answer_moves_it(
             plan="Emollient and a mild steroid",
         )
     path.refresh_from_db()
-    assert path.current_step == "prescription"
+    assert path.current_step == "check_in"

@@ -223,10 +223,12 @@ def test_escalation_now_from_the_review_page_takes_the_clinician_to_the_room(
     assert ">Start video visit now<" in page
     assert "encounter_prescribing" not in page  # the lead's spot is a comment only
     url = f"/staff/cases/{case.pk}/escalate/"
-    missing = tex.post(url, {"mode": "video", "when": "now"})
+    missing = tex.post(url, {"escalate-mode": "video", "when": "now"})
     assert missing.status_code == 400
     assert Visit.objects.count() == 0
-    done = tex.post(url, {"mode": "video", "reason": "Look closer.", "when": "now"})
+    done = tex.post(
+        url, {"escalate-mode": "video", "escalate-reason": "Look closer.", "when": "now"}
+    )
     visit = Visit.objects.get(patient=alice)
     assert done.status_code == 302
     assert done["Location"] == f"/visits/{visit.pk}/"

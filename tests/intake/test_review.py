@@ -245,16 +245,24 @@ def test_review_page_forms_answer_the_case(
     do_claim(dr_tex, case.work_item_id or 0)
     tex = client_for(dr_tex)
     url = f"/staff/cases/{case.pk}/answer/"
-    draft = tex.post(url, {"save": "draft", "assessment": "Probably eczema"})
+    draft = tex.post(url, {"save": "draft", "answer-assessment": "Probably eczema"})
     assert draft.status_code == 302
     page = tex.get(f"/staff/cases/{case.pk}/review/")
     assert b"Probably eczema" in page.content
-    missing = tex.post(url, {"save": "sign", "assessment": "Eczema", "plan": "Cream"})
+    missing = tex.post(
+        url, {"save": "sign", "answer-assessment": "Eczema", "answer-plan": "Cream"}
+    )
     assert missing.status_code == 400
     assert b"This field is required." in missing.content  # the patient message
     assert b"Eczema" in missing.content  # what was typed is still there
     done = tex.post(
-        url, {"save": "sign", "assessment": "Eczema", "plan": "Cream", "message": "Use cream."}
+        url,
+        {
+            "save": "sign",
+            "answer-assessment": "Eczema",
+            "answer-plan": "Cream",
+            "answer-message": "Use cream.",
+        },
     )
     assert done.status_code == 302
     assert Case.objects.get(pk=case.pk).status == CaseStatus.ANSWERED

@@ -93,11 +93,12 @@ class WebhookServer:
         return f"127.0.0.1:{self.port}"
 
 
-def _signature_ok(headers: dict[str, str], body: bytes) -> bool:
+def _signature_ok(headers: dict[str, str], method: str, path: str, body: bytes) -> bool:
+    """The receiver's own check, written from the documented format (not our signing code):
+    HMAC-SHA256 over "<timestamp>.<METHOD>.<path>." + body."""
     timestamp = headers.get("X-Carepath-Timestamp", "")
-    expected = hmac.new(
-        WEBHOOK_SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    message = f"{timestamp}.{method}.{path}.".encode() + body
+    expected = hmac.new(WEBHOOK_SECRET.encode(), message, hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"sha256={expected}", headers.get("X-Carepath-Signature", ""))
 
 
@@ -106,7 +107,7 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             headers = dict(self.headers.items())
-            ok = _signature_ok(headers, body)
+            ok = _signature_ok(headers, "POST", self.path, body)
             server.received.append(Received(self.path, headers, body, ok))
             if self.path in REDIRECTS:
                 self._answer(302, {"Location": REDIRECTS[self.path]})

@@ -58,10 +58,10 @@ def report(client: Client, delivery_id: object, body: dict[str, Any], **headers:
 
 
 def signed(
-    ncpdp_id: str, body: dict[str, Any], secret: str = WEBHOOK_SECRET
+    ncpdp_id: str, body: dict[str, Any], path: str, secret: str = WEBHOOK_SECRET
 ) -> tuple[str, dict[str, Any]]:
     raw = json.dumps(body)
-    headers = signing.signed_headers(secret, raw.encode())
+    headers = signing.signed_headers(secret, raw.encode(), method="POST", path=path)
     return raw, {
         "HTTP_X_CAREPATH_PHARMACY": ncpdp_id,
         "HTTP_X_CAREPATH_TIMESTAMP": headers[signing.TIMESTAMP_HEADER],
@@ -342,26 +342,26 @@ def test_signed_pharmacy_reports_its_own_dispatch(
     client = Client()
     url = STATUS_URL.format(made.delivery_id)
 
-    raw, headers = signed(pharmacy.ncpdp_id, {"status": "received"})
+    raw, headers = signed(pharmacy.ncpdp_id, {"status": "received"}, url)
     ok = client.post(url, raw, content_type="application/json", **headers)
     assert ok.status_code == 200
     assert ok.json()["status"] == "received"
 
     # Tampered body, wrong secret, stale timestamp, another pharmacy: all 401 and audited.
-    raw, headers = signed(pharmacy.ncpdp_id, {"status": "received"})
+    raw, headers = signed(pharmacy.ncpdp_id, {"status": "received"}, url)
     tampered = client.post(
         url, raw.replace("received", "filled"), content_type="application/json", **headers
     )
     assert tampered.status_code == 401
     raw, headers = signed(
-        pharmacy.ncpdp_id, {"status": "filled"}, secret="not-the-secret-at-all-xxxxxx"
+        pharmacy.ncpdp_id, {"status": "filled"}, url, secret="not-the-secret-at-all-xxxxxx"
     )
     assert client.post(url, raw, content_type="application/json", **headers).status_code == 401
-    raw, headers = signed(pharmacy.ncpdp_id, {"status": "filled"})
+    raw, headers = signed(pharmacy.ncpdp_id, {"status": "filled"}, url)
     clock.freeze(clock.now() + dt.timedelta(minutes=6))
     assert client.post(url, raw, content_type="application/json", **headers).status_code == 401
     clock.unfreeze()
-    raw, headers = signed("4400118", {"status": "filled"})  # Bluebonnet has no secret
+    raw, headers = signed("4400118", {"status": "filled"}, url)  # Bluebonnet has no secret
     assert client.post(url, raw, content_type="application/json", **headers).status_code == 401
     assert AuditEvent.objects.filter(action="pharmacy.auth", outcome="denied").count() == 4
 
@@ -379,10 +379,9 @@ def test_signed_pharmacy_cannot_touch_another_pharmacys_dispatch(
 ) -> None:
     pharmacy = webhook_pharmacy()
     other = dispatch(austin, alice, dr_tex, django_capture_on_commit_callbacks, "99")
-    raw, headers = signed(pharmacy.ncpdp_id, {"status": "filled"})
-    response = Client().post(
-        STATUS_URL.format(other.delivery_id), raw, content_type="application/json", **headers
-    )
+    url = STATUS_URL.format(other.delivery_id)
+    raw, headers = signed(pharmacy.ncpdp_id, {"status": "filled"}, url)
+    response = Client().post(url, raw, content_type="application/json", **headers)
     assert response.status_code == 404
     other.refresh_from_db()
     assert other.status == "sent"

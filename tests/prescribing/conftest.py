@@ -13,7 +13,7 @@ from django.test import Client
 
 from carepath.access.actions import do_add_care_relationship
 from carepath.accounts.models import User
-from carepath.care.actions import do_end_encounter, do_open_episode, do_start_encounter
+from carepath.care.actions import do_open_episode, do_request_escalation, do_start_encounter
 from carepath.care.events import EpisodeEvent, _listeners, register_episode_listener
 from carepath.care.models import Encounter, Episode
 from carepath.core import clock
@@ -28,6 +28,15 @@ from carepath.prescribing.actions import (
 )
 from carepath.prescribing.models import Medication, Prescription
 from carepath.prescribing.seed import seed_formulary
+from carepath.visits.actions import (
+    do_admit,
+    do_end_visit,
+    do_ensure_participant,
+    do_invite_guest,
+    do_open_escalated_visit,
+    do_open_link,
+)
+from carepath.visits.models import Participant, Visit
 
 
 @pytest.fixture(autouse=True)
@@ -94,16 +103,43 @@ def open_async_care(patient: User, clinician: User, *, state: str = "TX") -> Car
     return Care(episode=episode, async_encounter=encounter, case=case)
 
 
-def add_video(care: Care, clinician: User, *, finish: bool = True) -> Encounter:
-    video = do_start_encounter(
-        care.episode,
-        "video",
-        by=clinician,
-        clinician=clinician,
-        escalated_from=care.async_encounter,
-        started=True,
+def open_video_visit(care: Care, clinician: User, *, mode: str = "video") -> Visit:
+    """The clinician escalates the async case to a live visit now (the visits app's own
+    path): the visit is theirs, nobody is admitted yet, its encounter is planned."""
+    escalation = do_request_escalation(
+        clinician, care.async_encounter, mode=mode, reason="Needs a look on video."
     )
-    return do_end_encounter(video, by=clinician) if finish else video
+    return do_open_escalated_visit(escalation, mode=mode, by=clinician, clinician=clinician)
+
+
+def admit_patient(visit: Visit, clinician: User) -> Participant:
+    participant = do_ensure_participant(visit, visit.patient)
+    return do_admit(clinician, visit.pk, participant.pk)
+
+
+def admit_guest(visit: Visit, clinician: User, name: str = "Sam Guest") -> Participant:
+    """A caregiver link the clinician made and opened themselves: the visit starts, with no
+    patient in it."""
+    _, token = do_invite_guest(visit, by=clinician, role="caregiver", name=name)
+    opened = do_open_link(visit.pk, token, user=None, bound_participant=None, guest_name=name)
+    assert opened.participant is not None
+    return do_admit(clinician, visit.pk, opened.participant.pk)
+
+
+def clinician_in(visit: Visit, clinician: User) -> Participant:
+    return Participant.objects.get(visit=visit, user=clinician)
+
+
+def add_video(care: Care, clinician: User, *, finish: bool = True) -> Encounter:
+    """A live video visit with the patient admitted on video (what the controlled-substance
+    rule asks for); ended unless `finish` is False."""
+    visit = open_video_visit(care, clinician)
+    admit_patient(visit, clinician)
+    if finish:
+        do_end_visit(clinician, visit.pk)
+    visit.refresh_from_db()
+    assert visit.encounter is not None
+    return visit.encounter
 
 
 @pytest.fixture

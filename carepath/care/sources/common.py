@@ -1,5 +1,8 @@
 """Small helpers the sources share."""
 
+import datetime as dt
+import zoneinfo
+
 from carepath.accounts.models import Role, User
 
 DETAIL_MAX = 400
@@ -32,3 +35,14 @@ def duration_words(seconds: int) -> str:
     if minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+def when_words(at: dt.datetime, viewer: User) -> str:
+    """A moment in the viewer's own time zone, e.g. "Tue 24 Nov 2026, 15:00 CST". Entries are
+    built outside a request, so the zone comes from the viewer, not the active one."""
+    try:
+        zone = zoneinfo.ZoneInfo(viewer.time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} {local.tzname()}"

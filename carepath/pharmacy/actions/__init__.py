@@ -11,6 +11,8 @@ from carepath.pharmacy.actions.directory import (
 from carepath.pharmacy.actions.dispatch import (
     DeliveryJob,
     FailureOutcome,
+    deliverable,
+    do_cancel_dispatch,
     do_claim_delivery,
     do_dispatch,
     do_record_delivered,
@@ -30,6 +32,8 @@ __all__ = [
     "DeliveryJob",
     "FailureOutcome",
     "PharmacyData",
+    "deliverable",
+    "do_cancel_dispatch",
     "do_choose_preferred_pharmacy",
     "do_claim_delivery",
     "do_create_pharmacy",

@@ -14,7 +14,11 @@ from carepath.core.errors import ActionRefused
 from carepath.core.us_states import UsState
 from carepath.pharmacy import netguard
 from carepath.pharmacy.models import HandoffAdapter, Pharmacy, PreferredPharmacy
-from carepath.pharmacy.validators import validate_ncpdp_id, validate_postal_code
+from carepath.pharmacy.validators import (
+    check_no_nul,
+    validate_ncpdp_id,
+    validate_postal_code,
+)
 from carepath.pharmacy.webhook_secrets import (
     MAX_SECRET_LENGTH,
     MIN_SECRET_LENGTH,
@@ -68,6 +72,9 @@ def _check_required(data: PharmacyData) -> None:
 
 
 def _check_fields(data: PharmacyData) -> None:
+    for name, value in asdict(data).items():
+        if isinstance(value, str):
+            check_no_nul(value, field=name)
     _check_required(data)
     try:
         validate_ncpdp_id(data.ncpdp_id)
@@ -94,7 +101,7 @@ def _check_webhook(data: PharmacyData, *, secret_is_set: bool) -> None:
         if len(data.webhook_url) > 500:
             raise ActionRefused("too_long", "At most 500 characters.", field="webhook_url")
         try:
-            netguard.check_url_statically(data.webhook_url)
+            netguard.check_url_for_saving(data.webhook_url)
         except netguard.NetworkRefused as refused:
             raise ActionRefused(
                 "webhook_url_refused", str(refused), field="webhook_url", status=422
@@ -117,6 +124,7 @@ def _check_webhook(data: PharmacyData, *, secret_is_set: bool) -> None:
 def _check_secret(secret: str | None) -> None:
     if secret is None or secret == "":
         return
+    check_no_nul(secret, field="webhook_secret")
     if not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH or secret != secret.strip():
         raise ActionRefused(
             "weak_secret",

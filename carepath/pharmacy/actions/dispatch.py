@@ -9,6 +9,8 @@
     do_report_status(...)       the pharmacy (network token or signed request) says received,
                                 filled or failed
     do_retry_dispatch(...)      staff put a failed dispatch back in the queue
+    do_cancel_dispatch(...)     the prescriber withdrew the order: cancelled, and the pharmacy
+                                is told (outbox feed / webhook POST of the cancelled document)
 
 Every status change writes a history row and an audit event in the same transaction and
 calls the registered status listeners on commit (carepath.pharmacy.registry)."""
@@ -34,6 +36,7 @@ from carepath.pharmacy.models import (
     DispatchSource,
     DispatchStatus,
     DispatchStatusChange,
+    HandoffAdapter,
     Pharmacy,
 )
 from carepath.pharmacy.registry import notify_status_on_commit
@@ -47,6 +50,7 @@ STATUS_TIMESTAMPS = {
     DispatchStatus.RECEIVED: "received_at",
     DispatchStatus.FILLED: "filled_at",
     DispatchStatus.FAILED: "failed_at",
+    DispatchStatus.CANCELLED: "cancelled_at",
 }
 
 
@@ -222,9 +226,19 @@ class DeliveryJob:
     document: dict[str, Any]
 
 
+def deliverable() -> Q:
+    """What a delivery attempt may take: a queued order, or a cancellation a webhook pharmacy
+    has not taken yet (the outbox serves cancellations from its feed instead)."""
+    return Q(status=DispatchStatus.QUEUED) | Q(
+        status=DispatchStatus.CANCELLED,
+        cancel_acknowledged_at__isnull=True,
+        adapter=HandoffAdapter.WEBHOOK,
+    )
+
+
 def _claimable(now: dt.datetime) -> Q:
     return (
-        Q(status=DispatchStatus.QUEUED)
+        deliverable()
         & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         & (Q(delivering_until__isnull=True) | Q(delivering_until__lte=now))
     )
@@ -260,7 +274,7 @@ def _current_attempt(job: DeliveryJob) -> Dispatch | None:
     if (
         dispatch is None
         or dispatch.attempts != job.attempt
-        or dispatch.status != DispatchStatus.QUEUED
+        or not (dispatch.status == DispatchStatus.QUEUED or dispatch.cancellation_pending)
     ):
         return None
     return dispatch
@@ -274,6 +288,15 @@ def do_record_delivered(job: DeliveryJob, detail: str) -> bool:
     dispatch.delivering_until = None
     dispatch.next_attempt_at = None
     dispatch.last_error = ""
+    if dispatch.status == DispatchStatus.CANCELLED:
+        dispatch.cancel_acknowledged_at = clock.now()
+        _record_change(
+            dispatch,
+            DispatchStatus.CANCELLED,
+            source=DispatchSource.ADAPTER,
+            detail=f"Cancellation delivered. {detail}",
+        )
+        return True
     _record_change(dispatch, DispatchStatus.SENT, source=DispatchSource.ADAPTER, detail=detail)
     return True
 
@@ -297,6 +320,8 @@ def do_record_delivery_failure(
     error = error[:MAX_ERROR_LENGTH]
     dispatch.delivering_until = None
     dispatch.last_error = error
+    if dispatch.status == DispatchStatus.CANCELLED:
+        return _cancellation_not_delivered(dispatch, error, permanent=permanent)
     if permanent or dispatch.attempts >= max_attempts():
         dispatch.next_attempt_at = None
         why = "not retried" if permanent else f"gave up after {dispatch.attempts} attempts"
@@ -320,6 +345,34 @@ def do_record_delivery_failure(
     return FailureOutcome(DispatchStatus.QUEUED, dispatch.next_attempt_at, delay)
 
 
+def _cancellation_not_delivered(
+    dispatch: Dispatch, error: str, *, permanent: bool
+) -> FailureOutcome:
+    """The cancelled document did not reach the webhook: retried like an order; when it
+    gives up the dispatch stays cancelled (our side is final) and staff see the pending
+    withdrawal with its error, and may retry."""
+    if permanent or dispatch.attempts >= max_attempts():
+        dispatch.next_attempt_at = None
+        _record_change(
+            dispatch,
+            DispatchStatus.CANCELLED,
+            source=DispatchSource.ADAPTER,
+            detail=f"Cancellation not delivered: {error} (gave up; staff may retry)",
+            audit_detail={"attempt": dispatch.attempts},
+        )
+        return FailureOutcome(DispatchStatus.CANCELLED, None, None)
+    delay = retry_delay(dispatch.attempts)
+    dispatch.next_attempt_at = clock.now() + delay
+    _record_change(
+        dispatch,
+        DispatchStatus.CANCELLED,
+        source=DispatchSource.ADAPTER,
+        detail=f"Cancellation not delivered: {error} (retry in {int(delay.total_seconds())} s)",
+        audit_detail={"attempt": dispatch.attempts},
+    )
+    return FailureOutcome(DispatchStatus.CANCELLED, dispatch.next_attempt_at, delay)
+
+
 # --- Status reported by the pharmacy -----------------------------------------------------------
 
 
@@ -327,7 +380,12 @@ def do_report_status(
     caller: InboundCaller, dispatch_id: int, status: str, reason: str = ""
 ) -> tuple[Dispatch, bool]:
     """(dispatch, changed). Repeats are no-ops (idempotent); a move the transition rules
-    refuse is a 409, audited as denied (after the refused transaction rolled back)."""
+    refuse is a 409, audited as denied (after the refused transaction rolled back). On a
+    cancelled dispatch the only report is "cancelled": the withdrawal is acknowledged."""
+    if "\x00" in reason:
+        raise ActionRefused(
+            "invalid_character", "The reason contains a NUL character.", field="reason", status=422
+        )
     try:
         return _apply_report(caller, dispatch_id, status, reason.strip())
     except ActionRefused as refused:
@@ -353,6 +411,8 @@ def _apply_report(
         raise ActionRefused(
             "reason_required", "Say why the order failed.", field="reason", status=422
         )
+    if dispatch.status == DispatchStatus.CANCELLED:
+        return dispatch, _acknowledge_cancellation(caller, dispatch, status)
     changed = check_reported_status(dispatch.status, status)
     if changed:
         if status == DispatchStatus.FAILED:
@@ -369,6 +429,112 @@ def _apply_report(
     return dispatch, changed
 
 
+def _acknowledge_cancellation(caller: InboundCaller, dispatch: Dispatch, status: str) -> bool:
+    if status != DispatchStatus.CANCELLED:
+        raise ActionRefused(
+            "order_cancelled",
+            'The prescriber cancelled this order: do not dispense it. Report "cancelled" to '
+            "acknowledge.",
+            status=409,
+        )
+    if dispatch.cancel_acknowledged_at is not None:
+        return False
+    dispatch.cancel_acknowledged_at = clock.now()
+    dispatch.delivering_until = None
+    dispatch.next_attempt_at = None
+    _record_change(
+        dispatch,
+        DispatchStatus.CANCELLED,
+        source=caller.source,
+        detail=f"Cancellation acknowledged by the {caller.source}.",
+        audit_detail=caller.audit_detail,
+    )
+    return True
+
+
+# --- Cancelling ----------------------------------------------------------------------------------
+
+CANCEL_REASON_MAX = 500
+
+
+def cancelled_document(document: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The order's document as withdrawn: a FHIR MedicationRequest with status "cancelled"
+    and the prescriber's reason (validated like the original)."""
+    withdrawn = {**document, "status": "cancelled"}
+    if reason:
+        withdrawn["statusReason"] = {"text": reason}
+    if withdrawn.get("resourceType") == "MedicationRequest":
+        from fhir.resources.R4B.medicationrequest import MedicationRequest
+
+        validated = MedicationRequest.model_validate(withdrawn)
+        checked: dict[str, Any] = validated.model_dump(mode="json", exclude_none=True)
+        return checked
+    return withdrawn
+
+
+def _never_left_us(dispatch: Dispatch, now: dt.datetime) -> bool:
+    """Queued, never attempted and no attempt running: the pharmacy never saw it."""
+    leased = dispatch.delivering_until is not None and dispatch.delivering_until > now
+    return dispatch.status == DispatchStatus.QUEUED and dispatch.attempts == 0 and not leased
+
+
+def do_cancel_dispatch(*, order_type: str, order_id: str, reason: str, by: User) -> Dispatch | None:
+    """Withdraw an order from its pharmacy (the prescriber cancelled it, or marked it entered
+    in error). The dispatch becomes "cancelled" (history, audit, listeners told) and its
+    document the cancelled MedicationRequest, which the outbox feed serves until the network
+    acknowledges it, or which is POSTed (signed, through the same guard, with retries) to a
+    webhook pharmacy. None when the order was never dispatched; idempotent for one already
+    cancelled. One already filled cannot be withdrawn: refused with code "already_filled"
+    (nothing changes). Call inside the caller's transaction."""
+    if "\x00" in reason:
+        raise ActionRefused(
+            "invalid_character", "The reason contains a NUL character.", field="reason", status=422
+        )
+    reason = " ".join(reason.split())[:CANCEL_REASON_MAX]
+    with transaction.atomic():
+        dispatch = (
+            Dispatch.objects.select_for_update()
+            .filter(order_type=order_type, order_id=order_id)
+            .first()
+        )
+        if dispatch is None or dispatch.status == DispatchStatus.CANCELLED:
+            return dispatch
+        if not by.is_staff_role:
+            raise ActionRefused("forbidden", "Only care staff withdraw orders.", status=403)
+        if dispatch.status == DispatchStatus.FILLED:
+            raise ActionRefused(
+                "already_filled",
+                "The pharmacy already filled this order; it can no longer be withdrawn.",
+                status=409,
+            )
+        _cancel(dispatch, reason, by)
+    return dispatch
+
+
+def _cancel(dispatch: Dispatch, reason: str, by: User) -> None:
+    now = clock.now()
+    previous = dispatch.status
+    silent = _never_left_us(dispatch, now)
+    dispatch.document = cancelled_document(dispatch.document, reason)
+    dispatch.attempts = 0  # a running attempt of the order is now stale and will be ignored
+    dispatch.delivering_until = None
+    dispatch.last_error = ""
+    dispatch.cancel_acknowledged_at = now if silent else None
+    wants_post = not silent and dispatch.adapter == HandoffAdapter.WEBHOOK
+    dispatch.next_attempt_at = now if wants_post else None
+    why = "never sent, nothing to withdraw" if silent else "the pharmacy is being told"
+    _record_change(
+        dispatch,
+        DispatchStatus.CANCELLED,
+        source=DispatchSource.STAFF,
+        actor=by,
+        detail=f"Cancelled by the prescriber ({why}): {reason}",
+        audit_detail={"previous": previous, "notify_pharmacy": not silent},
+    )
+    if wants_post:
+        _enqueue_delivery_on_commit(dispatch.pk)
+
+
 # --- Staff -------------------------------------------------------------------------------------
 
 
@@ -382,8 +548,15 @@ def do_retry_dispatch(actor: User, dispatch_id: int) -> Dispatch:
     dispatch = _locked(dispatch_id)
     if dispatch is None:
         raise ActionRefused("not_found", "No dispatch with that id.", status=404)
-    if dispatch.status != DispatchStatus.FAILED:
-        raise ActionRefused("not_failed", "Only a failed dispatch can be retried.", status=409)
+    if not dispatch.can_retry:
+        raise ActionRefused(
+            "not_failed",
+            "Only a failed dispatch (or a cancellation that could not be delivered) can be "
+            "retried.",
+            status=409,
+        )
+    if dispatch.status == DispatchStatus.CANCELLED:
+        return _retry_cancellation(actor, dispatch)
     pharmacy = Pharmacy.objects.get(pk=dispatch.pharmacy_id)
     if not pharmacy.active:
         raise ActionRefused(
@@ -400,6 +573,22 @@ def do_retry_dispatch(actor: User, dispatch_id: int) -> Dispatch:
         source=DispatchSource.STAFF,
         actor=actor,
         detail=f"Retried by staff after {previous_attempts} attempts.",
+    )
+    _enqueue_delivery_on_commit(dispatch.pk)
+    return dispatch
+
+
+def _retry_cancellation(actor: User, dispatch: Dispatch) -> Dispatch:
+    previous_attempts = dispatch.attempts
+    dispatch.attempts = 0
+    dispatch.next_attempt_at = clock.now()
+    dispatch.delivering_until = None
+    _record_change(
+        dispatch,
+        DispatchStatus.CANCELLED,
+        source=DispatchSource.STAFF,
+        actor=actor,
+        detail=f"Cancellation notice retried by staff after {previous_attempts} attempts.",
     )
     _enqueue_delivery_on_commit(dispatch.pk)
     return dispatch

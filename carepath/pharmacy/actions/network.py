@@ -9,6 +9,7 @@ from carepath.core import clock
 from carepath.core.errors import ActionRefused
 from carepath.pharmacy.models import PharmacyNetworkClient
 from carepath.pharmacy.tokens import new_network_token
+from carepath.pharmacy.validators import check_no_nul
 
 
 def _check_admin(actor: User, action: str) -> None:
@@ -23,7 +24,7 @@ def _check_admin(actor: User, action: str) -> None:
 def do_issue_network_client(actor: User, name: str) -> tuple[PharmacyNetworkClient, str]:
     """(client, token): the token is returned this once and never stored in the clear."""
     _check_admin(actor, "pharmacy.network_client.create")
-    name = name.strip()
+    name = check_no_nul(name, field="name").strip()
     if not name or len(name) > 100:
         raise ActionRefused(
             "invalid", "Give the client a name (up to 100 characters).", field="name", status=422

@@ -2,7 +2,7 @@
 // is off for a facilitated visit (those are booked with the clinic: offer scheduled times).
 
 const form = document.querySelector("[data-escalate-form]");
-const select = form?.querySelector("select[name=mode]");
+const select = form?.querySelector("select[name$=mode]");
 const now = form?.querySelector("#escalate-now");
 
 function update() {

@@ -99,6 +99,64 @@ function hideHints(form) {
   for (const hint of form.querySelectorAll(".q-hint")) hint.hidden = true;
 }
 
+// --- Emergency red flags ------------------------------------------------------------------
+// The service line's emergency rules (data on the page, as the server applies them on
+// submit): as soon as the answers match one, tell the patient to call 911, next to the
+// question they just answered. Without this module the server shows it on the next page load.
+
+function emergencyRules(advice) {
+  try {
+    const rules = JSON.parse(advice.dataset.emergencyRules || "[]");
+    return Array.isArray(rules) ? rules : [];
+  } catch {
+    return [];
+  }
+}
+
+function ruleMatches(rule) {
+  const conditions = Array.isArray(rule.when) ? rule.when : [];
+  if (!conditions.length) return false;
+  // A red-flag condition sees every answer to its question, in any repetition.
+  const results = conditions.map((c) => holds(c, answersFor(String(c.question), document.body)));
+  return rule.behavior === "any" ? results.some(Boolean) : results.every(Boolean);
+}
+
+function wireEmergencyAdvice(form) {
+  const advice = document.getElementById("emergency-advice");
+  const banner = advice?.querySelector("[data-emergency-banner]");
+  if (!advice || !banner) return;
+  const rules = emergencyRules(advice);
+  if (!rules.length) return;
+  const check = (event) => {
+    const matched = rules.find(ruleMatches);
+    if (!matched) {
+      banner.hidden = true;
+      return;
+    }
+    const wasHidden = banner.hidden;
+    banner.querySelector("[data-emergency-message]").textContent = matched.message;
+    if (wasHidden) {
+      // Show it where the patient is looking: right after the question that set it off.
+      const question = event?.target?.closest?.("[data-link-id]");
+      const outermost = question ? topLevelQuestion(question, form) : null;
+      if (outermost) outermost.after(advice);
+      banner.hidden = false;
+    }
+  };
+  form.addEventListener("change", check);
+  form.addEventListener("input", check);
+}
+
+function topLevelQuestion(element, form) {
+  let current = element;
+  while (current.parentElement && current.parentElement !== form) {
+    const outer = current.parentElement.closest("[data-link-id]");
+    if (!outer || !form.contains(outer)) break;
+    current = outer;
+  }
+  return current;
+}
+
 // --- Autosave ---------------------------------------------------------------------------------
 
 function wireAutosave(form) {
@@ -161,5 +219,6 @@ if (form) {
   applyConditions(form);
   form.addEventListener("input", () => applyConditions(form));
   form.addEventListener("change", () => applyConditions(form));
+  wireEmergencyAdvice(form);
   if (form.dataset.autosaveUrl) wireAutosave(form);
 }

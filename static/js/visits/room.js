@@ -1,7 +1,7 @@
 // The visit room: join, the WebRTC mesh, mute/camera/audio-only, chat, and the clinician's
 // lobby, vitals and SOAP note panels. window.carepathVisit exposes state and stats for tests.
 
-import { api, enableWiredButtons, rootData } from "./api.js";
+import { api, csrfToken, enableWiredButtons, rootData } from "./api.js";
 import { captureMedia, stopStream } from "./media.js";
 import { Mesh } from "./mesh.js";
 import { SignalClient } from "./signal.js";
@@ -409,6 +409,8 @@ $("vitals-form")?.addEventListener("submit", async (event) => {
 // --- SOAP note (clinician) -------------------------------------------------------------
 
 const noteFields = ["subjective", "objective", "assessment", "plan"];
+let autosaveTimer = null;
+if ($("note-form")?.dataset.signed === "1") state.noteSigned = true;
 
 async function loadNote() {
   if (!$("note-form")) return;
@@ -424,18 +426,48 @@ async function loadNote() {
   }
 }
 
+// Times in the viewer's own zone (their profile's, as the server renders them), not the
+// browser's.
+function viewerTime(iso) {
+  const when = new Date(iso);
+  const options = { hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+  try {
+    return when.toLocaleTimeString("en-US", { ...options, timeZone: data.timeZone || "UTC" });
+  } catch {
+    return when.toLocaleTimeString("en-US", { ...options, timeZone: "UTC" });
+  }
+}
+
+function showSigned(note) {
+  // A signed note never changes: read-only, no draft or sign buttons; amendments are added.
+  state.noteSigned = true;
+  clearTimeout(autosaveTimer);
+  for (const name of noteFields) $(`note-${name}`).readOnly = true;
+  $("note-actions").hidden = true;
+  $("note-save").disabled = true;
+  $("note-sign").disabled = true;
+  const status = $("note-status");
+  const time = document.createElement("time");
+  time.dateTime = note.signed_at;
+  time.textContent = viewerTime(note.signed_at);
+  status.replaceChildren("Signed at ", time, ". A signed note does not change: add an amendment below.");
+  const amend = $("note-amend-form");
+  if (amend) {
+    amend.dataset.noteId = String(note.id);
+    amend.hidden = false;
+  }
+}
+
 function noteStatus(note) {
   if (note.status === "signed") {
-    // A signed note never changes (amendments are added on the case or episode pages).
-    state.noteSigned = true;
-    for (const name of noteFields) $(`note-${name}`).readOnly = true;
-    $("note-save").disabled = true;
-    $("note-sign").disabled = true;
+    showSigned(note);
+    return;
   }
-  $("note-status").textContent = note.status === "signed" ? `Signed at ${new Date(note.signed_at).toLocaleTimeString()}.` : note.id ? "Draft saved." : "";
+  $("note-status").textContent = note.id ? "Draft saved." : "";
 }
 
 async function saveNote() {
+  if (state.noteSigned) return null;
   const body = {};
   for (const name of noteFields) body[name] = $(`note-${name}`).value;
   const note = await api(`/${state.visitId}/note`, { method: "PUT", body });
@@ -451,7 +483,6 @@ $("note-form")?.addEventListener("submit", (event) => {
 });
 
 // Draft autosave: a pause in typing saves the draft (nothing typed is lost if the call drops).
-let autosaveTimer = null;
 const AUTOSAVE_MS = 1500;
 $("note-form")?.addEventListener("input", () => {
   clearTimeout(autosaveTimer);
@@ -471,6 +502,43 @@ $("note-sign")?.addEventListener("click", async () => {
     noteStatus(await api(`/${state.visitId}/note/sign`, { method: "POST" }));
   } catch (error) {
     $("note-status").textContent = error.message;
+  }
+});
+
+// Amendments to the signed note (the care API: a signed note is never edited).
+$("note-amend-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const input = $("note-amendment");
+  const text = input.value.trim();
+  const say = (message) => {
+    $("note-amend-status").textContent = message;
+  };
+  if (!text) {
+    say("Write the amendment first.");
+    input.focus();
+    return;
+  }
+  try {
+    const response = await fetch(`/api/v1/care/notes/${form.dataset.noteId}/amendments`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ text }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body?.error?.message || `Request failed (${response.status})`);
+    const item = document.createElement("li");
+    item.textContent = `${body.text} `;
+    const meta = document.createElement("span");
+    meta.className = "help";
+    meta.textContent = `(${body.author}, ${viewerTime(body.created_at)})`;
+    item.append(meta);
+    $("note-amendments").append(item);
+    input.value = "";
+    say("Amendment added.");
+  } catch (error) {
+    say(error.message);
   }
 });
 
