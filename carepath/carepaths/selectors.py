@@ -314,6 +314,7 @@ class PathPosition:
     """What the episode page shows about the path (see templates/carepaths/_episode_path.html)."""
 
     episode_id: int
+    step_id: str
     label: str
     plain_words: str
     entered_at: dt.datetime
@@ -348,6 +349,7 @@ def path_position(viewer: User, episode: Episode) -> PathPosition | None:
     for_patient = viewer.role == Role.PATIENT
     return PathPosition(
         episode_id=episode.pk,
+        step_id=path.current_step,
         label=row.step_label,
         plain_words=row.patient_words,
         entered_at=path.entered_at,

@@ -158,8 +158,7 @@ def test_offered_times_then_booked_for_a_time_in_the_viewers_zone(
     assert patient.title.endswith("offered times for a video visit")
     assert patient.detail == "Booked for Wed 4 Nov 2026, 10:30 CST."
     assert patient.url == ""
-    # bob's zone is New York: the same moment in his words would be 11:30 EST; the staff
-    # viewer here is dr_tex (Chicago) and keeps the reason beside the booked time.
+    # Staff (dr_tex, in Chicago) keep the clinician's reason beside the booked time.
     staff = request_entry(dr_tex, case)
     assert "Needs a closer look." in staff.detail
     assert "Booked for Wed 4 Nov 2026, 10:30 CST." in staff.detail
@@ -223,11 +222,11 @@ def test_booked_visit_shows_the_appointment_start_in_the_viewers_zone(
     row = page.split(f'data-encounter-id="{appointment.encounter.pk}"')[1].split("</li>")[0]
     assert "Planned" in row
     assert "booked for" in row
-    assert "Wed Nov. 4, 2026 10:30 CST" in row
+    assert "Wed 4 Nov 2026, 10:30 CST" in row
     assert 'datetime="2026-11-04T10:30:00-06:00"' in row
     # A viewer in another zone sees the same moment in theirs.
     alice.time_zone = "America/New_York"
     alice.save(update_fields=["time_zone"])
     page = html(client_for(alice), f"/episodes/{episode_of(case).pk}/")
-    assert "Wed Nov. 4, 2026 11:30 EST" in page
+    assert "Wed 4 Nov 2026, 11:30 EST" in page
     assert client_for(bob).get(f"/episodes/{episode_of(case).pk}/").status_code == 404

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from carepath.accounts.models import User
+from carepath.carepaths.actions import do_save_definition
 from carepath.carepaths.definitions import check_definition, parse_path
 from carepath.carepaths.models import CarePathDefinition
 from carepath.carepaths.seed import DERMATOLOGY_PATH, PATHS, seed_care_paths
@@ -134,6 +135,23 @@ def test_a_cycle_with_an_exit_is_fine() -> None:
             '"begin" is not a step',
         ),
         ("not an object", "A care path is a JSON object"),
+        (
+            path(
+                {
+                    **step("review", **{"case.answered": "done"}),
+                    "entry": [
+                        {"check_in": {"after_days": 3, "questionnaire": "check-in"}},
+                        {"check_in": {"after_days": 14, "questionnaire": "check-in"}},
+                    ],
+                },
+                FINAL,
+            ),
+            'Step "review": schedules 2 check-ins; a step schedules at most one',
+        ),
+        (
+            path({**step("review", **{"case.answered": "done"}), "patient_label": 7}, FINAL),
+            'Step "review": patient_label is text up to 120 characters.',
+        ),
     ],
 )
 def test_each_rule_names_the_problem(definition: Any, expected: str) -> None:
@@ -149,6 +167,44 @@ def test_seed_has_a_path_for_every_seeded_service_line_and_is_idempotent(clinic:
     assert derm.start == "async_review"
     assert derm.steps["check_in"].check_ins[0].after_days == 14
     assert derm.steps["check_in_review"].next_step("checkin.reviewed") == "closed"
+    # An answer without a prescription does not wait for one.
+    assert derm.steps["async_review"].next_step("case.answered") == "check_in"
+    assert derm.steps["check_in"].next_step("prescription.signed") == "check_in"
+
+
+def test_every_seeded_step_has_patient_words() -> None:
+    staff_words = {"patient", "waiting for the", "check-in review"}
+    for code, definition in PATHS.items():
+        for seeded in parse_path(definition).ordered:
+            assert seeded.patient_label, (code, seeded.id)
+            assert seeded.plain_words or seeded.is_final, (code, seeded.id)
+            assert not any(words in seeded.patient_name.lower() for words in staff_words)
+
+
+def test_a_changed_seed_path_becomes_a_new_version_once(
+    clinic: None, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_care_paths()
+    changed = copy.deepcopy(DERMATOLOGY_PATH)
+    changed["title"] = "Dermatology, as the seed now has it"
+    monkeypatch.setitem(PATHS, "dermatology", changed)
+    seed_care_paths()
+    seed_care_paths()
+    versions = CarePathDefinition.objects.filter(service_line__code="dermatology")
+    assert list(versions.order_by("version").values_list("version", flat=True)) == [1, 2]
+    assert versions.get(version=2).definition["title"] == changed["title"]
+    assert CarePathDefinition.objects.filter(service_line__code="uti").count() == 1
+    # A version an administrator saved is theirs: a later seed change leaves it alone.
+    line = versions.get(version=2).service_line
+    edited = copy.deepcopy(changed)
+    edited["title"] = "Edited by an administrator"
+    do_save_definition(ada, line, edited)
+    monkeypatch.setitem(PATHS, "dermatology", DERMATOLOGY_PATH)
+    seed_care_paths()
+    latest = versions.order_by("-version").first()
+    assert latest is not None
+    assert latest.definition["title"] == edited["title"]
+    assert versions.count() == 3
 
 
 # --- API and pages ---------------------------------------------------------------------------

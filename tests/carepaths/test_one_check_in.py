@@ -131,7 +131,8 @@ def test_a_sent_check_in_waiting_for_answers_is_not_sent_twice(
     emit(derm_episode, "case.escalated", dr_tex)  # leaving after it was sent: it stays
     emit(derm_episode, "visit.ended", dr_tex)  # back in the check-in step
     [check_in] = CheckIn.objects.filter(episode=derm_episode)
-    assert check_in.is_pending and check_in.sent_at is not None
+    assert check_in.is_pending
+    assert check_in.sent_at is not None
     clock.advance(dt.timedelta(days=30))
     assert deliver_due_check_ins() == 0
     assert follow_up(derm_episode) == [
