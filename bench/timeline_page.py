@@ -14,10 +14,9 @@ actions; the messages and readings are bulk-inserted with consistent seq/timesta
 
 The limit is the raw floor of the same read measured in the same run on the same database:
 the 50 newest rows of the largest source table (rpm_reading) fetched with one SQL query on
-its (device, effective_at, measure) index. Ratio: limit/value, so HIGHER IS BETTER (1.0 would
-mean a whole timeline page costs no more than one indexed read of 50 rows). Note that
-bench_line's default (value/limit, as slots.search.p95 prints) is the inverse; this module
-writes limit= and ratio= itself so the line still reads `limit=<ms> ratio=<limit/value>`.
+its (device, effective_at, measure) index. Ratio: value/limit, as DESIGN.md defines it and
+slots.search.p95 prints it: how many indexed reads of 50 rows one whole timeline page costs
+(lower is better; 1.0 would be the floor).
 
 Comment lines (# timeline.source ...) give each registered source's own median time, once
 for the first page and once for the deep page, so the slowest source can be named.
@@ -105,15 +104,18 @@ def _lines(result: dict[str, Any]) -> list[str]:
     lines = []
     for name in ("first", "deep"):
         value = float(result[f"{name}_p95_ms"])
-        ratio = raw / value if value > 0 else 0.0
-        # bench_line would print value/limit; the ratio here is limit/value (higher is
-        # better), so limit= and ratio= are written in the same place by hand.
-        head = bench_line(f"timeline.{name}_page.p95", round(value, 2), "ms")
-        tail = (
-            f"p50={result[f'{name}_p50_ms']:.3g} runs={result['runs']} "
-            f"entries={result[f'{name}_entries']} queries={result[f'{name}_queries']}"
+        lines.append(
+            bench_line(
+                f"timeline.{name}_page.p95",
+                round(value, 2),
+                "ms",
+                raw,
+                p50=f"{result[f'{name}_p50_ms']:.3g}",
+                runs=result["runs"],
+                entries=result[f"{name}_entries"],
+                queries=result[f"{name}_queries"],
+            )
         )
-        lines.append(f"{head} limit={raw:.3g} ratio={ratio:.3g} {tail}")
     lines.append(f"# timeline seeded: {result['seed']}; raw limit plan: {result['raw_plan']}")
     for source in result["sources"]:
         lines.append(
