@@ -155,8 +155,6 @@ def do_send_check_in(check_in_id: int) -> bool:
         if episode.status != EpisodeStatus.OPEN:
             _cancel(check_in, "episode closed")
             return False
-        if check_in.closed_at is not None:  # a closed check-in was sent already
-            return False
         check_in.sent_at = clock.now()
         check_in.save(update_fields=["sent_at"])
         patient = episode.patient

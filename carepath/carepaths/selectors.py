@@ -36,8 +36,8 @@ OVERVIEW_ROLES = frozenset({Role.COORDINATOR, Role.ADMIN})
 # line beside it, in the viewer's time zone: templates/carepaths/_check_in_line.html).
 CHECK_IN_WORDS = {
     "scheduled": "Your care team will check in with you to see how you are doing.",
-    "sent": "We sent you a short check-in questionnaire. Please answer it.",
-    "answered": "Thank you for answering your check-in. A clinician will read it.",
+    "sent": "Your care team would like to know how you are doing.",
+    "answered": "Thank you for answering your check-in. A clinician will read your answers.",
 }
 LIST_LIMIT = 500
 
@@ -323,6 +323,7 @@ class PathPosition:
     next_check_in: dt.datetime | None
     for_patient: bool
     check_in: CheckIn | None = None
+    may_review: bool = False  # clinicians open check-in reviews; the link is theirs only
     steps: list[PositionStep] = field(default_factory=list)
 
 
@@ -358,6 +359,7 @@ def path_position(viewer: User, episode: Episode) -> PathPosition | None:
         next_check_in=row.pending_check_in,
         for_patient=for_patient,
         check_in=row.check_in,
+        may_review=viewer.role == Role.CLINICIAN,
         steps=position_steps(row, for_patient=for_patient),
     )
 

@@ -102,6 +102,7 @@ def episode(request: HttpRequest, episode_id: int) -> HttpResponse:
             "may_open_record": may_open_record,
             "may_break_glass": not patient and not may_open_record and user.can_break_glass,
             "overview_link": user.role in OVERVIEW_ROLES,
+            "may_review": user.role == Role.CLINICIAN,
         },
     )
 

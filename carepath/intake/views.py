@@ -293,8 +293,8 @@ def review(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 def _live_state(escalations: list[CaseEscalation]) -> str:
-    """ "ready" when a clinician has taken the open live visit, "queued" while it waits for
-    the next available one, "" without an open live visit."""
+    """Where the open live visit stands: "ready" once a clinician has taken it, "queued"
+    while it waits for the next available one; empty without an open live visit."""
     for escalation in reversed(escalations):
         if escalation.live_now and escalation.visit is not None:
             return "ready" if escalation.visit.clinician_id else "queued"

@@ -37,7 +37,12 @@ class PharmacyForm(forms.Form):
     name = forms.CharField(label="Name", max_length=120)
     address_line = forms.CharField(label="Street address", max_length=200)
     city = forms.CharField(label="City", max_length=80)
-    state = forms.ChoiceField(label="State", choices=UsState.choices)
+    # No default: a pharmacy put in the wrong state would take another state's prescriptions.
+    state = forms.ChoiceField(
+        label="State",
+        choices=[("", "Choose a state"), *UsState.choices],
+        error_messages={"required": "Choose the state the pharmacy is in."},
+    )
     postal_code = forms.CharField(
         label="ZIP code", max_length=10, validators=[validate_postal_code]
     )

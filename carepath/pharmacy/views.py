@@ -140,7 +140,12 @@ def admin_new(request: HttpRequest) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"{saved.name} added to the directory.")
             return HttpResponseRedirect(reverse("pharmacy-admin"))
-    return render(request, "pharmacy/admin_form.html", {"form": form, "pharmacy": None})
+    return render(
+        request,
+        "pharmacy/admin_form.html",
+        {"form": form, "pharmacy": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @role_required(Role.ADMIN)
@@ -157,7 +162,12 @@ def admin_edit(request: HttpRequest, pharmacy_id: int) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"{saved.name} saved.")
             return HttpResponseRedirect(reverse("pharmacy-admin"))
-    return render(request, "pharmacy/admin_form.html", {"form": form, "pharmacy": pharmacy})
+    return render(
+        request,
+        "pharmacy/admin_form.html",
+        {"form": form, "pharmacy": pharmacy},
+        status=400 if form.errors else 200,
+    )
 
 
 @role_required(Role.ADMIN)

@@ -8,6 +8,7 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from carepath.accounts.models import ClinicianProfile
 from carepath.prescribing.models import Prescription
+from carepath.prescribing.units import dispense_unit, is_measure
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -36,11 +37,20 @@ def _requester(prescription: Prescription) -> dict[str, Any]:
     return reference
 
 
+def _quantity(prescription: Prescription) -> dict[str, Any]:
+    """Grams and millilitres are UCUM units; a count of capsules is named by its form."""
+    unit = dispense_unit(prescription.dose_form)
+    quantity: dict[str, Any] = {"value": prescription.quantity, "unit": unit}
+    if is_measure(unit):
+        quantity.update(system=UCUM, code=unit)
+    return quantity
+
+
 def _dispense_request(prescription: Prescription) -> dict[str, Any]:
     pharmacy = prescription.pharmacy
     return {
         "numberOfRepeatsAllowed": prescription.refills,
-        "quantity": {"value": prescription.quantity, "unit": prescription.dose_form},
+        "quantity": _quantity(prescription),
         "expectedSupplyDuration": {
             "value": prescription.days_supply,
             "unit": "days",

@@ -13,6 +13,7 @@ from carepath.prescribing.models import (
     Medication,
     Schedule,
 )
+from carepath.prescribing.units import GRAMS, MILLILITRES, dispense_unit, plural_unit
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 2})
 
@@ -40,6 +41,26 @@ class ChooseMedicationForm(forms.Form):
         assert isinstance(field, FormularyChoiceField)
         field.queryset = Medication.objects.filter(active=True)
         field.widget.attrs["data-autosubmit"] = "1"
+
+
+def quantity_help(dose_forms: Iterable[str]) -> str:
+    """What the quantity counts for these forms, e.g. "Grams for cream; mL for lotion."."""
+    counted: list[str] = []
+    weighed: list[str] = []
+    measured: list[str] = []
+    for form in dose_forms:
+        unit = dispense_unit(form)
+        group = weighed if unit == GRAMS else measured if unit == MILLILITRES else counted
+        group.append(plural_unit(unit, 2) if group is counted else form)
+    parts = []
+    if counted:
+        parts.append(f"number of {' or '.join(counted)}")
+    if weighed:
+        parts.append(f"grams for {' or '.join(weighed)}")
+    if measured:
+        parts.append(f"mL for {' or '.join(measured)}")
+    text = "; ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
 
 
 class PrescribeForm(forms.Form):
@@ -73,6 +94,7 @@ class PrescribeForm(forms.Form):
         self.medication = medication
         self._set_choices("strength", medication.strengths)
         self._set_choices("dose_form", medication.dose_forms)
+        self.fields["quantity"].help_text = quantity_help(medication.dose_forms)
         templates = list(medication.sig_templates)
         self._set_choices("sig_template", templates, blank="Write your own")
         self.fields["sig_template"].widget.attrs["data-sig-template"] = "1"

@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from carepath.core import clock
 from carepath.core.us_states import UsState
+from carepath.prescribing.units import quantity_text
 
 RXCUI_PATTERN = r"^[0-9]{1,10}$"
 validate_rxcui = RegexValidator(RXCUI_PATTERN, "An RxNorm code (RxCUI) is 1 to 10 digits.")
@@ -286,6 +287,11 @@ class Prescription(models.Model):
     @property
     def title(self) -> str:
         return f"{self.medication_name} {self.strength} {self.dose_form}"
+
+    @property
+    def quantity_text(self) -> str:
+        """e.g. "28 capsules", "1 tablet", "30 g" (creams are dispensed by weight)."""
+        return quantity_text(self.quantity, self.dose_form)
 
 
 class PrescriptionEvent(models.Model):

@@ -153,7 +153,7 @@ def medication_list_of(
     patient_id: int, *, include_stopped: bool = False
 ) -> QuerySet[MedicationStatement]:
     statements = MedicationStatement.objects.filter(patient_id=patient_id).select_related(
-        "medication", "prescription"
+        "medication", "prescription", "prescription__prescriber"
     )
     if not include_stopped:
         statements = statements.filter(status=StatementStatus.ACTIVE)

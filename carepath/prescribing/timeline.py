@@ -112,16 +112,6 @@ def _refills_line(refills: int) -> str:
     return "1 refill" if refills == 1 else f"{refills} refills"
 
 
-def _plural(form: str, quantity: int) -> str:
-    if (
-        quantity == 1
-        or form.endswith("s")
-        or form in {"cream", "gel", "ointment", "lotion", "solution"}
-    ):
-        return form
-    return f"{form}s"
-
-
 def medication_line(prescription: Prescription) -> str:
     """e.g. "Doxycycline 100 mg capsule: take 1 capsule by mouth twice a day for 14 days.
     28 capsules, no refills. Sent to CVS Pharmacy, Austin." """
@@ -131,8 +121,7 @@ def medication_line(prescription: Prescription) -> str:
         sig += "."
     pharmacy = prescription.pharmacy
     return (
-        f"{prescription.title}: {sig} {prescription.quantity} "
-        f"{_plural(prescription.dose_form, prescription.quantity)}, "
+        f"{prescription.title}: {sig} {prescription.quantity_text}, "
         f"{_refills_line(prescription.refills)}. Sent to {pharmacy.name}, {pharmacy.city}."
     )
 

@@ -31,6 +31,7 @@ from carepath.prescribing.forms import (
 )
 from carepath.prescribing.handoff import pharmacy_choices, preferred_pharmacy
 from carepath.prescribing.models import Medication, Prescription, PrescriptionStatus
+from carepath.prescribing.origin import back_to_encounter
 from carepath.prescribing.selectors import (
     access_encounter_for_prescribing,
     access_prescription,
@@ -49,6 +50,10 @@ def refused_on(form: forms.Form, refused: ActionRefused) -> None:
     """Show a refusal beside its field (or above the form)."""
     field = refused.field if refused.field in form.fields else None
     form.add_error(field, refused.message)
+
+
+def days_text(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def detail_url(prescription: Prescription) -> str:
@@ -111,6 +116,7 @@ def _prescribe_context(
             initial={"medication": medication.pk if medication else None}
         ),
         "medication": medication,
+        "back": back_to_encounter(encounter),
     }
     if medication is not None:
         context.update(_preview(request_user(request), encounter, medication))
@@ -136,7 +142,7 @@ def prescribe(request: HttpRequest) -> HttpResponse:
             except ActionRefused as refused:
                 refused_on(form, refused)
             else:
-                messages.success(request, "Draft saved. Check the warnings, then sign it.")
+                messages.success(request, draft_saved_message(draft))
                 return HttpResponseRedirect(detail_url(draft))
         context["form"] = form
         return render(request, "prescribing/prescribe.html", context, status=400)
@@ -147,6 +153,12 @@ def prescribe(request: HttpRequest) -> HttpResponse:
     )
     context["preferred"] = preferred
     return render(request, "prescribing/prescribe.html", context)
+
+
+def draft_saved_message(draft: Prescription) -> str:
+    if actions.warnings_for(draft):
+        return "Draft saved. Check the warnings, then sign it."
+    return "Draft saved. Review and sign."
 
 
 def _details(form: PrescribeForm, medication: Medication) -> actions.OrderDetails:
@@ -187,6 +199,8 @@ def _detail_context(user: User, prescription: Prescription) -> dict[str, Any]:
         "is_prescriber": prescription.prescriber_id == user.pk,
         "is_draft": prescription.status == PrescriptionStatus.DRAFT,
     }
+    if user.role != Role.PATIENT:
+        context["back"] = back_to_encounter(prescription.encounter)
     if user.role == Role.CLINICIAN and context["is_draft"]:
         context["warnings"] = actions.warnings_for(prescription)
         context["blocking"] = actions.blocking_problems(user, prescription)
@@ -311,8 +325,8 @@ def prescription_pdf_bytes(prescription: Prescription) -> bytes:
                     else ""
                 ),
                 f"Directions: {prescription.sig}",
-                f"Quantity: {prescription.quantity} {prescription.dose_form} · "
-                f"{prescription.days_supply} days supply · Refills: {refills_text}",
+                f"Quantity: {prescription.quantity_text} · "
+                f"{days_text(prescription.days_supply)} supply · Refills: {refills_text}",
             ],
         ),
         PdfSection(

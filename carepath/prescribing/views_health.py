@@ -21,6 +21,7 @@ from carepath.core.decorators import consent_required, request_user, role_requir
 from carepath.core.errors import ActionRefused
 from carepath.prescribing import actions_health
 from carepath.prescribing.forms import AllergyForm, EndAllergyForm, StatementForm, StopForm
+from carepath.prescribing.handoff import preferred_pharmacy
 from carepath.prescribing.selectors import (
     access_allergy,
     access_statement,
@@ -38,28 +39,51 @@ def health_url(user: User, patient_id: int) -> str:
     return f"/prescriptions/patients/{patient_id}/health/"
 
 
+def end_allergy_prefix(allergy_id: int) -> str:
+    """Each row's form has its own prefix, so its field ids (and labels) are its own."""
+    return f"end-allergy-{allergy_id}"
+
+
+def stop_prefix(statement_id: int) -> str:
+    return f"stop-medication-{statement_id}"
+
+
+def _row_form[F: forms.Form](form_class: type[F], prefix: str, error_form: forms.Form | None) -> F:
+    """The row's blank form, or the form that just failed there (with what was typed)."""
+    if isinstance(error_form, form_class) and error_form.prefix == prefix:
+        return error_form
+    return form_class(prefix=prefix)
+
+
 def _render(
     request: HttpRequest, patient_id: int, status: int = 200, **forms_given: forms.Form
 ) -> HttpResponse:
     user = request_user(request)
     patient = access_patient(user, patient_id, action="health.read").user
+    error_form = forms_given.get("error_form")
+    allergies = list(allergies_of(patient_id).select_related("recorded_by"))
+    medication_list = list(medication_list_of(patient_id))
     context: dict[str, Any] = {
         "patient": patient,
         "patient_id": patient_id,
         "own": user.role == Role.PATIENT,
-        "allergies": list(allergies_of(patient_id).select_related("recorded_by")),
+        "preferred_pharmacy": preferred_pharmacy(patient),
+        "allergy_rows": [
+            (a, _row_form(EndAllergyForm, end_allergy_prefix(a.pk), error_form))
+            for a in allergies
+        ],
         "ended_allergies": list(
             allergies_of(patient_id, include_ended=True).exclude(status="active")[:50]
         ),
-        "medication_list": list(medication_list_of(patient_id)),
+        "medication_rows": [
+            (s, _row_form(StopForm, stop_prefix(s.pk), error_form)) for s in medication_list
+        ],
         "stopped": list(
             medication_list_of(patient_id, include_stopped=True).exclude(status="active")[:50]
         ),
         "allergy_form": forms_given.get("allergy_form") or AllergyForm(),
         "statement_form": forms_given.get("statement_form") or StatementForm(),
-        "end_form": EndAllergyForm(),
-        "stop_form": StopForm(),
-        "error_form": forms_given.get("error_form"),
+        "error_form": error_form,
     }
     return render(request, "prescribing/health.html", context, status=status)
 
@@ -98,7 +122,7 @@ def add_allergy(request: HttpRequest, patient_id: int) -> HttpResponse:
 def end_allergy(request: HttpRequest, allergy_id: int) -> HttpResponse:
     user = request_user(request)
     allergy = access_allergy(user, allergy_id)
-    form = EndAllergyForm(request.POST)
+    form = EndAllergyForm(request.POST, prefix=end_allergy_prefix(allergy.pk))
     if form.is_valid():
         try:
             actions_health.do_end_allergy(
@@ -143,7 +167,7 @@ def add_medication(request: HttpRequest, patient_id: int) -> HttpResponse:
 def stop_medication(request: HttpRequest, statement_id: int) -> HttpResponse:
     user = request_user(request)
     statement = access_statement(user, statement_id)
-    form = StopForm(request.POST)
+    form = StopForm(request.POST, prefix=stop_prefix(statement.pk))
     if form.is_valid():
         try:
             actions_health.do_stop_medication(user, statement, reason=form.cleaned_data["reason"])

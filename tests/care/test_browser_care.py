@@ -88,9 +88,7 @@ def test_care_pages_fit_a_phone(
     patient.screenshot(path=screenshot_dir / "care-my-care.png", full_page=True)
 
     patient.goto(f"{live_server_url}/episodes/{booked_episode_id}/")
-    expect(patient.locator("#encounter-list .booked-for")).to_have_text(
-        "Wed 4 Nov 2026, 10:30 CST"
-    )
+    expect(patient.locator("#encounter-list .booked-for")).to_have_text("Wed 4 Nov 2026, 10:30 CST")
     expect(patient.locator("#timeline")).to_contain_text("offered times for a video visit")
     problems += layout_problems(patient)
     patient.screenshot(path=screenshot_dir / "care-episode-booked.png", full_page=True)

@@ -44,10 +44,13 @@ def test_questions_page_says_call_911_as_soon_as_the_answer_is_given(
     expect(banner).to_contain_text("Go to emergency care or call 911 now.")
     expect(banner).to_contain_text("Trouble breathing or swelling of the lips")
     # It appears right after the question, where the patient is looking.
-    assert page.evaluate(
-        "() => document.getElementById('emergency-advice').previousElementSibling"
-        ".dataset.linkId"
-    ) == "breathing"
+    assert (
+        page.evaluate(
+            "() => document.getElementById('emergency-advice').previousElementSibling"
+            ".dataset.linkId"
+        )
+        == "breathing"
+    )
     expect(page.locator("#emergency-advice")).to_have_attribute("role", "alert")
     page.screenshot(path=screenshot_dir / "intake-emergency-questions.png", full_page=True)
     problems = layout_problems(page)

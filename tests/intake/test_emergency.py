@@ -83,6 +83,9 @@ def test_the_clinician_who_claims_an_emergency_can_start_a_live_visit_now(
     assert case.status == CaseStatus.ESCALATED
     assert WorkItem.objects.get(pk=case.work_item_id or 0).status == WorkItemStatus.DONE
     assert [event.name for event in episode_events][-2:] == ["case.escalated", "visit.scheduled"]
+    review = tex.get(f"/staff/cases/{case.pk}/review/").content.decode()
+    assert "Follow up with the patient now" not in review  # done: the visit is open
+    assert 'id="escalate"' not in review
 
     page = client_for(alice).get(f"/patient/visits/{case.pk}/").content.decode()
     assert f"{dr_tex.display_name} is ready to see you in a live visit." in page
@@ -164,9 +167,7 @@ def test_questions_page_carries_the_emergency_rules_and_shows_a_matching_draft(
     page = patient.get(f"/patient/visits/{case.pk}/questions/").content.decode()
     rules = rules_on_page(page)
     assert [rule["id"] for rule in rules] == ["airway"]  # emergency rules only
-    assert rules[0]["when"] == [
-        {"question": "breathing", "operator": "=", "answerBoolean": True}
-    ]
+    assert rules[0]["when"] == [{"question": "breathing", "operator": "=", "answerBoolean": True}]
     assert '<div class="emergency" data-emergency-banner hidden>' in page
 
     do_save_draft(alice, case, {**DERM_ANSWERS, "breathing": True})

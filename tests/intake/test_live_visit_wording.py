@@ -39,6 +39,5 @@ def test_red_flag_visit_is_worded_by_its_state(
     assert "next available clinician" not in ready
     assert f'href="/visits/{visit.pk}/wait/" class="button" id="join-visit"' in ready
 
-
     review = client_for(dr_tex).get(f"/staff/cases/{case.pk}/review/").content.decode()
     assert f"open now</strong> with {dr_tex.display_name}" in review

@@ -249,9 +249,7 @@ def test_review_page_forms_answer_the_case(
     assert draft.status_code == 302
     page = tex.get(f"/staff/cases/{case.pk}/review/")
     assert b"Probably eczema" in page.content
-    missing = tex.post(
-        url, {"save": "sign", "answer-assessment": "Eczema", "answer-plan": "Cream"}
-    )
+    missing = tex.post(url, {"save": "sign", "answer-assessment": "Eczema", "answer-plan": "Cream"})
     assert missing.status_code == 400
     assert b"This field is required." in missing.content  # the patient message
     assert b"Eczema" in missing.content  # what was typed is still there

@@ -129,7 +129,10 @@ def test_clinician_with_care_relationship_sees_and_adds(
     statement = MedicationStatement.objects.create(
         patient=alice, name="Vitamin D", source="patient", recorded_by=alice
     )
-    stopped = tex.post(f"/prescriptions/medications/{statement.pk}/stop/", {"reason": "Not needed"})
+    stopped = tex.post(
+        f"/prescriptions/medications/{statement.pk}/stop/",
+        {f"stop-medication-{statement.pk}-reason": "Not needed"},
+    )
     assert stopped.status_code == 302
     assert stopped["Location"] == f"/prescriptions/patients/{alice.pk}/health/"
 
