@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from carepath.care.models import Encounter
 
-
 VISIT_KINDS = {"video": "video ", "audio": "audio ", "chat": "chat "}
 
 
@@ -19,7 +18,7 @@ class BackLink:
 
 
 def back_to_encounter(encounter: Encounter) -> BackLink | None:
-    """"Back to the online visit" (the case review) for an async case's encounter, "Back to
+    """ "Back to the online visit" (the case review) for an async case's encounter, "Back to
     the video visit" (the visit room) for a visit's; None for any other encounter."""
     # Imported here so prescribing loads without the intake and visits apps' models.
     from carepath.intake.models import Case

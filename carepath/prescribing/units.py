@@ -42,7 +42,7 @@ def _plural_word(word: str) -> str:
 
 
 def plural_unit(unit: str, quantity: int) -> str:
-    """"tablet" -> "tablets"; "delayed-release capsule" -> "delayed-release capsules";
+    """ "tablet" -> "tablets"; "delayed-release capsule" -> "delayed-release capsules";
     "g" and "mL" stay as they are."""
     if quantity == 1 or is_measure(unit) or not unit:
         return unit

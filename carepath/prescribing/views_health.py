@@ -69,8 +69,7 @@ def _render(
         "own": user.role == Role.PATIENT,
         "preferred_pharmacy": preferred_pharmacy(patient),
         "allergy_rows": [
-            (a, _row_form(EndAllergyForm, end_allergy_prefix(a.pk), error_form))
-            for a in allergies
+            (a, _row_form(EndAllergyForm, end_allergy_prefix(a.pk), error_form)) for a in allergies
         ],
         "ended_allergies": list(
             allergies_of(patient_id, include_ended=True).exclude(status="active")[:50]

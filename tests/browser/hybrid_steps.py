@@ -311,7 +311,7 @@ def assert_whole_story(page: Page) -> None:
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Online visit submitted")
     expect(timeline).to_contain_text("Photo 1")
-    expect(timeline).to_contain_text("asked for a video visit")
+    expect(timeline).to_contain_text("by video now")
     expect(timeline).to_contain_text("Live visit started (video)")
     expect(timeline).to_contain_text("Live visit ended")
     expect(timeline).to_contain_text("Visit note signed by")

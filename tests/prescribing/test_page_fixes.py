@@ -136,10 +136,15 @@ def test_a_row_form_error_shows_in_its_row_and_the_summary_links_to_it(
         f"/prescriptions/medications/{other_row.pk}/stop/", {"reason": "Finished"}
     )
     assert refused.status_code == 400
-    assert client_for(bob).post(
-        f"/prescriptions/medications/{other_row.pk}/stop/",
-        {f"stop-medication-{other_row.pk}-reason": "not mine"},
-    ).status_code == 404
+    assert (
+        client_for(bob)
+        .post(
+            f"/prescriptions/medications/{other_row.pk}/stop/",
+            {f"stop-medication-{other_row.pk}-reason": "not mine"},
+        )
+        .status_code
+        == 404
+    )
     other_row.refresh_from_db()
     assert other_row.status == "active"
 
@@ -172,7 +177,7 @@ def test_draft_message_mentions_warnings_only_when_there_are_some(
     assert b"Draft saved. Check the warnings, then sign it." in warned.content
 
 
-# --- 3. Quantities ---------------------------------------------------------------------------------
+# --- 3. Quantities ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -277,7 +282,7 @@ def test_prescribe_page_leads_back_to_the_video_visit(
 ) -> None:
     tex = client_for(dr_tex)
     video = add_video(alice_care, dr_tex)
-    visit_id = video.visit.pk  # type: ignore[attr-defined]
+    visit_id = video.visit.pk
     page = tex.get(prescribe_page(tex, video, meds["Tramadol"])).content.decode()
     assert f'href="/visits/{visit_id}/"' in page
     assert "Back to the video visit" in page
@@ -318,7 +323,7 @@ def test_prescribe_error_summary_lists_each_message_linked_to_its_field(
     assert 'value="0"' in html  # what was typed is kept
 
 
-# --- 6. My health: the preferred pharmacy and prescribed medications ---------------------------------
+# --- 6. My health: the preferred pharmacy and prescribed medications ---------------------------
 
 
 def test_my_health_shows_the_preferred_pharmacy_and_who_prescribed(
