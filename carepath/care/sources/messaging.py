@@ -31,25 +31,36 @@ def message_entries(
     threads = _threads(viewer, episode_ids, window)
     if not threads:
         return
-    rows = (
-        Message.objects.filter(thread_id__in=threads)
-        .select_related("author")
-        .annotate(files=Count("attachments"))
-    )
+    rows = Message.objects.filter(thread_id__in=threads).select_related("author")
     if is_patient(viewer):
         rows = rows.filter(entered_in_error_at__isnull=True)
-    for message in window_rows(rows, "created_at", window):
-        yield _entry(threads[message.thread_id], message)
+    page = window_rows(rows, "created_at", window)
+    # Counted for the page only: a count annotated on the window query would group every
+    # message of the thread before the limit could apply.
+    files = _attachment_counts([message.pk for message in page])
+    for message in page:
+        yield _entry(threads[message.thread_id], message, files.get(message.pk, 0))
 
 
-def _entry(thread: Thread, message: Message) -> TimelineEntry:
+def _attachment_counts(message_ids: list[int]) -> dict[int, int]:
+    if not message_ids:
+        return {}
+    counted = (
+        Message.objects.filter(pk__in=message_ids)
+        .annotate(files=Count("attachments"))
+        .filter(files__gt=0)
+        .values_list("pk", "files")
+    )
+    return dict(counted)
+
+
+def _entry(thread: Thread, message: Message, files: int) -> TimelineEntry:
     staff_thread = thread.kind == ThreadKind.CLINICIAN
     author = name_of(message.author)
     title = f"Message from {author}: {thread.subject}"
     if staff_thread:
         title = f"Clinicians' message from {author}: {thread.subject}"
     detail = clip(message.body)
-    files = int(getattr(message, "files", 0))
     if files:
         detail = f"{detail} ({files} attachment{'s' if files != 1 else ''})".strip()
     if message.entered_in_error:
