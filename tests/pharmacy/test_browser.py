@@ -47,7 +47,9 @@ def test_patient_chooses_a_pharmacy_and_admin_edits_one(
     url_field.fill("https://10.0.0.1/hook")
     page.get_by_label("Webhook signing secret").fill("s" * 32)
     page.get_by_role("button", name="Save").click()
-    page.get_by_text("Refused 10.0.0.1: a private address.").wait_for()
+    page.locator(".field-error").get_by_text("Refused 10.0.0.1: a private address.").wait_for()
+    summary = page.locator(".error-summary").get_by_role("link")
+    assert summary.inner_text() == "Webhook URL: Refused 10.0.0.1: a private address."
     assert page.get_by_label("Webhook signing secret").input_value() == ""  # never sent back
     assert_reads_well(page, screenshot_dir, "pharmacy-admin-form-phone")
     page_problems.assert_clean()

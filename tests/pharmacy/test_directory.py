@@ -343,7 +343,7 @@ def test_admin_pages_add_edit_and_deactivate(
     assert "Bluebonnet Pharmacy" in client.get("/pharmacy/admin/").content.decode()
     form = {**pharmacy_body(), "adapter": "outbox", "accepts_controlled": "on", "active": "on"}
     bad = client.post("/pharmacy/admin/new/", {**form, "ncpdp_id": "12"})
-    assert bad.status_code == 200
+    assert bad.status_code == 400
     text = bad.content.decode()
     assert "exactly 7 digits" in text
     assert 'value="Mesquite Pharmacy"' in text

@@ -273,7 +273,7 @@ def test_the_admin_form_shows_the_refusal_beside_the_field(
             "active": "on",
         },
     )
-    assert page.status_code == 200
+    assert page.status_code == 400
     assert "a loopback address" in page.content.decode()
     assert not Pharmacy.objects.filter(ncpdp_id="4899971").exists()
 
