@@ -1,14 +1,10 @@
 """{% load prescribing %}{% encounter_prescribing encounter user %}: the encounter's
 prescriptions and, for a clinician who may treat the patient, a "Prescribe" link. The visit
-room and the case review page include it.
+room and the case review page include it."""
 
-{{ form|field_problems }}: the field errors of a form for the error summary of the
-prescribing and pharmacy pages (templates/prescribing/_form_errors.html)."""
-
-from dataclasses import dataclass
 from typing import Any
 
-from django import forms, template
+from django import template
 
 from carepath.access.selectors import may_access_patient
 from carepath.accounts.models import Role, User
@@ -35,22 +31,3 @@ def encounter_prescribing(encounter: Encounter | None, user: User) -> dict[str, 
         "is_patient": user.role == Role.PATIENT,
         "prescribe_url": f"/prescriptions/new/?encounter={encounter.pk}",
     }
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field_id: str
-    label: str
-    message: str
-
-
-@register.filter
-def field_problems(form: forms.Form) -> list[FieldProblem]:
-    """Every field error of the form, in field order, with the id of the field to link to:
-    the error summary names the problem itself, not only the field."""
-    problems = []
-    for field in form:
-        for message in field.errors:
-            field_id = field.id_for_label or field.auto_id or ""
-            problems.append(FieldProblem(str(field_id), str(field.label), str(message)))
-    return problems
