@@ -117,8 +117,11 @@ def test_signup_refuses_bad_input_beside_the_field(
     page.get_by_label("Date of birth").fill("2999-01-01")
     page.get_by_role("button", name="Create account").click()
     expect(page.locator(".field.has-error")).to_have_count(2)
-    expect(page.get_by_text("cannot be in the future")).to_be_visible()
-    expect(page.get_by_text("same password each time")).to_be_visible()
+    # Each message sits beside its field, and the summary at the top repeats it.
+    field_errors = page.locator(".field.has-error .field-error")
+    expect(field_errors.filter(has_text="cannot be in the future")).to_be_visible()
+    expect(field_errors.filter(has_text="same password each time")).to_be_visible()
+    expect(page.get_by_role("alert").first).to_contain_text("cannot be in the future")
 
     assert not User.objects.filter(email="weak@example.com").exists()
     assert mail.outbox == []
